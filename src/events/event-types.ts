@@ -1,0 +1,218 @@
+/**
+ * The event stream every source is reduced to. Sources (strace, ltrace, later audit, CamFlow,
+ * Windows traces) emit these; the graph builder turns them into W3C PROV nodes and relations.
+ *
+ * Conventions:
+ * - `ts` is microseconds since the Unix epoch (UTC). A source whose clock has no date (strace -tt)
+ *   adds the run's date; a source with no clock at all uses the line number as a monotonic stand-in
+ *   and says so in `RunContext.clock`.
+ * - `pid` is the process (thread-group id) as the source names it; `tid` the thread when it differs.
+ * - `at` tells where the fact came from (file and 1-based line), for error messages and provenance.
+ * - Paths are absolute and normalised when the source allows; `rawPath` keeps what the program asked.
+ */
+
+export interface SourceLocation {
+  file: string;
+  line: number;
+}
+
+export interface EventBase {
+  ts: number;
+  pid: number;
+  tid?: number;
+  at?: SourceLocation;
+}
+
+/** A resource a call touched, as the source could identify it. */
+export type ResourceRef =
+  | { type: "file"; path: string; dev?: string; inode?: string }
+  | { type: "pipe"; inode: string }
+  | {
+      type: "socket";
+      family: SocketFamily;
+      /** protocol as strace names it: TCP, TCPv6, UDP, UDPv6, UNIX, NETLINK, … */
+      protocol: string;
+      local?: string;
+      remote?: string;
+      inode?: string;
+      path?: string;
+    }
+  | { type: "device"; path: string; major?: number; minor?: number; kind?: "char" | "block" }
+  | { type: "anon"; name: string }
+  | { type: "unknown"; name: string };
+
+export type SocketFamily = "inet" | "inet6" | "unix" | "netlink" | "other";
+
+export interface ProcessStartEvent extends EventBase {
+  kind: "process.start";
+  ppid: number | null;
+  /** how it began: fork-like call in the parent, attach (-p), or the first process seen */
+  via: "fork" | "vfork" | "clone" | "clone3" | "attach" | "root" | "unknown";
+}
+
+export interface ThreadStartEvent extends EventBase {
+  kind: "thread.start";
+  /** the new thread's id; `pid` is its thread-group leader */
+  newTid: number;
+}
+
+export interface ExecEvent extends EventBase {
+  kind: "process.exec";
+  exe: string;
+  argv: string[];
+  /** the environment when the tracer shows it (strace -v); secrets are redacted on export */
+  env?: string[];
+  envCount?: number;
+  cwd?: string;
+  ok: boolean;
+  errno?: string;
+}
+
+export interface ExitEvent extends EventBase {
+  kind: "process.exit";
+  code?: number;
+  signal?: string;
+  coreDumped?: boolean;
+}
+
+export interface WaitEvent extends EventBase {
+  kind: "process.wait";
+  child: number;
+  code?: number;
+  signal?: string;
+}
+
+export interface SignalEvent extends EventBase {
+  kind: "process.signal";
+  signal: string;
+  /** sender pid when the source knows it (si_pid) */
+  from?: number;
+  code?: string;
+}
+
+export interface ChdirEvent extends EventBase {
+  kind: "process.chdir";
+  cwd: string;
+}
+
+export type FileOp =
+  | "open"
+  | "read"
+  | "write"
+  | "create"
+  | "truncate"
+  | "delete"
+  | "mkdir"
+  | "rmdir"
+  | "execute"
+  | "map"
+  | "probe"
+  | "chmod"
+  | "chown"
+  | "link"
+  | "symlink";
+
+/** Something a process did to a resource: opens, reads, writes, deletes, probes… */
+export interface AccessEvent extends EventBase {
+  kind: "access";
+  op: FileOp;
+  res: ResourceRef;
+  /** the call that did it (openat, read, unlinkat…) */
+  call: string;
+  /** for open: what the flags allow */
+  read?: boolean;
+  write?: boolean;
+  create?: boolean;
+  truncate?: boolean;
+  append?: boolean;
+  /** the resource is a directory (O_DIRECTORY, getdents, mkdir/rmdir) */
+  directory?: boolean;
+  /** bytes moved by read/write calls */
+  bytes?: number;
+  fd?: number;
+  ok: boolean;
+  errno?: string;
+  /** for link/symlink: the other name */
+  target?: string;
+}
+
+export interface RenameEvent extends EventBase {
+  kind: "rename";
+  from: string;
+  to: string;
+  call: string;
+  ok: boolean;
+  errno?: string;
+}
+
+export interface PipeEvent extends EventBase {
+  kind: "pipe";
+  /** pipe2/pipe → the pipe; socketpair → a pair of unix sockets */
+  res: ResourceRef;
+  fds: [number, number];
+  call: string;
+}
+
+export interface SocketEvent extends EventBase {
+  kind: "socket";
+  op: "socket" | "bind" | "listen" | "connect" | "accept" | "send" | "recv" | "shutdown";
+  res: ResourceRef;
+  call: string;
+  /** address named in the call (connect/bind/sendto), decoded */
+  address?: string;
+  bytes?: number;
+  fd?: number;
+  ok: boolean;
+  errno?: string;
+}
+
+/** One system or library call as the tracer showed it; the calls log folds these into steps. */
+export interface CallEvent extends EventBase {
+  kind: "call";
+  name: string;
+  /** the resource it acted on (a display name: path, pipe:[ino], TCP:[a->b]) or "" */
+  resource: string;
+  bytes?: number;
+  ok: boolean;
+  ret?: string;
+  errno?: string;
+  /** duration in microseconds (strace -T) */
+  dur?: number;
+}
+
+/** A line or record the source could not understand: counted, reported, never fatal. */
+export interface ProblemEvent {
+  kind: "problem";
+  at: SourceLocation;
+  message: string;
+  /** the offending text, cut to a reasonable length */
+  text?: string;
+}
+
+export type ProvEvent =
+  | ProcessStartEvent
+  | ThreadStartEvent
+  | ExecEvent
+  | ExitEvent
+  | WaitEvent
+  | SignalEvent
+  | ChdirEvent
+  | AccessEvent
+  | RenameEvent
+  | PipeEvent
+  | SocketEvent
+  | CallEvent
+  | ProblemEvent;
+
+/** What a source knows about the run as a whole (from the log or the tracer's command line). */
+export interface RunContext {
+  host: string;
+  machineId?: string;
+  bootId?: string;
+  /** the date (YYYY-MM-DD, UTC) to add to clock-only timestamps (strace -t/-tt) */
+  date?: string;
+  /** the working directory of the first process when known */
+  cwd?: string;
+  /** "epoch" (-ttt), "time-of-day" (-t/-tt), "relative" (-r), "none" (line numbers) */
+  clock?: "epoch" | "time-of-day" | "relative" | "none";
+}

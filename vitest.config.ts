@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export const config = defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+  },
+});
+
+export default config;
