@@ -1,0 +1,106 @@
+/** What kind of thing a path is, from its place in the file system hierarchy. */
+export type FileCategory =
+  | "shared-library"
+  | "executable"
+  | "system-config"
+  | "system-data"
+  | "kernel"
+  | "device"
+  | "temporary"
+  | "runtime"
+  | "log-cache"
+  | "user-data"
+  | "pipe"
+  | "socket"
+  | "other";
+
+export const FILE_CATEGORIES: readonly FileCategory[] = [
+  "user-data",
+  "temporary",
+  "executable",
+  "shared-library",
+  "system-config",
+  "system-data",
+  "runtime",
+  "log-cache",
+  "kernel",
+  "device",
+  "pipe",
+  "socket",
+  "other",
+];
+
+/** Categories whose files carry data a program turns into its output ("copy" derivations). */
+const DATA_CATEGORIES: ReadonlySet<FileCategory> = new Set<FileCategory>([
+  "user-data",
+  "temporary",
+  "system-data",
+  "other",
+]);
+
+export function isDataCategory(c: FileCategory): boolean {
+  return DATA_CATEGORIES.has(c);
+}
+
+const SO_RE = /\.so(?:\.\d+)*$/;
+const EXEC_DIRS = [
+  "/bin/",
+  "/sbin/",
+  "/usr/bin/",
+  "/usr/sbin/",
+  "/usr/local/bin/",
+  "/usr/local/sbin/",
+  "/usr/libexec/",
+  "/usr/local/libexec/",
+];
+const CONFIG_DIRS = [
+  "/etc/",
+  "/usr/share/zoneinfo/",
+  "/usr/share/locale/",
+  "/usr/share/i18n/",
+  "/usr/share/fonts/",
+  "/usr/share/fontconfig/",
+  "/usr/lib/locale/",
+  "/usr/local/etc/",
+];
+const TEMP_DIRS = ["/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/", "/run/shm/"];
+const RUNTIME_DIRS = ["/run/", "/var/run/", "/var/lock/"];
+const LOG_CACHE_DIRS = ["/var/log/", "/var/cache/"];
+const SYSTEM_DATA_DIRS = ["/usr/", "/var/lib/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/opt/", "/var/"];
+
+function under(path: string, dirs: readonly string[]): boolean {
+  for (const d of dirs) {
+    if (path.startsWith(d) || (path.length === d.length - 1 && d.startsWith(path))) return true;
+  }
+  return false;
+}
+
+/**
+ * The category of a path. Order matters: kernel and device trees first, then shared libraries
+ * (wherever they live), executables, configuration, temporary, runtime, logs and caches, the rest
+ * of the system, then the user's files (home directories, /root, anything under `cwd`).
+ * Non-path resources: `pipe:[…]` → pipe, `socket:[…]`, `TCP:[…]`, `UNIX…` → socket.
+ */
+export function categorizePath(path: string, cwd?: string | null): FileCategory {
+  if (path.length === 0) return "other";
+  if (path.charCodeAt(0) !== 47 /* / */) {
+    if (path.startsWith("pipe:")) return "pipe";
+    if (/^(?:socket|TCP|TCPv6|UDP|UDPv6|UNIX|NETLINK)[:-]/.test(path)) return "socket";
+    return "other";
+  }
+  if (under(path, ["/proc/", "/sys/"])) return "kernel";
+  if (under(path, ["/dev/shm/"])) return "temporary";
+  if (under(path, ["/dev/"])) return "device";
+  if (SO_RE.test(path) || (path.includes(".so.") && /\.so\.\d/.test(path))) return "shared-library";
+  if (under(path, EXEC_DIRS)) return "executable";
+  if (under(path, CONFIG_DIRS)) return "system-config";
+  if (under(path, TEMP_DIRS)) return "temporary";
+  if (under(path, RUNTIME_DIRS)) return "runtime";
+  if (under(path, LOG_CACHE_DIRS)) return "log-cache";
+  if (under(path, SYSTEM_DATA_DIRS)) return "system-data";
+  if (under(path, ["/home/", "/root/"])) return "user-data";
+  if (cwd && cwd !== "/" && (path === cwd || path.startsWith(cwd.endsWith("/") ? cwd : `${cwd}/`))) {
+    return "user-data";
+  }
+  return "other";
+}

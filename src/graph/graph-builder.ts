@@ -1,0 +1,1133 @@
+import path from "node:path";
+import type {
+  AccessEvent,
+  CallEvent,
+  EventBase,
+  ExecEvent,
+  ExitEvent,
+  PipeEvent,
+  ProcessStartEvent,
+  ProvEvent,
+  RenameEvent,
+  ResourceRef,
+  RunContext,
+  SocketEvent,
+  WaitEvent,
+} from "../events/event-types.js";
+import type { Batch, Problem } from "../store/store-types.js";
+import { categorizePath, type FileCategory, isDataCategory } from "./file-category.js";
+import type {
+  GraphEdge,
+  GraphNode,
+  NodeAttrs,
+  NodeKind,
+  NodeType,
+  RelationOp,
+  RelationType,
+} from "./prov-types.js";
+import { StepFolder } from "./step-folder.js";
+
+/**
+ * Per-path access summary. It is kept on the VERSION 0 node of every path (`attrs.access`) and
+ * covers all versions of the path, so a reader finds everything about a path on one node.
+ */
+export interface FileAccess {
+  read?: boolean;
+  written?: boolean;
+  /** the run brought the path into existence (open with O_CREAT on a path not known to exist, creat, mkdir, link, symlink, unix socket bind) */
+  created?: boolean;
+  /** removed by unlink/rmdir (not by being renamed away or replaced by a rename) */
+  deleted?: boolean;
+  executed?: boolean;
+  mapped?: boolean;
+  truncated?: boolean;
+  /** a failed or stat-like look-up (PATH probing, stat, access) */
+  probed?: boolean;
+  renamedTo?: string;
+  renamedFrom?: string;
+  bytesRead?: number;
+  bytesWritten?: number;
+}
+
+export interface GraphBuilderOptions {
+  ctx: RunContext;
+  user?: { uid: number; name?: string };
+  /** problems kept between drains before the rest are only counted (default 10000) */
+  maxPendingProblems?: number;
+}
+
+export interface BuilderStats {
+  processes: number;
+  generations: number;
+  threads: number;
+  files: number;
+  directories: number;
+  devices: number;
+  sockets: number;
+  pipes: number;
+  nodes: number;
+  edges: number;
+  problems: number;
+  problemsDropped: number;
+  events: number;
+  calls: number;
+  steps: number;
+  [key: string]: number;
+}
+
+const EXISTS_UNKNOWN = 0;
+const EXISTS_YES = 1;
+const EXISTS_NO = 2;
+
+interface Proc {
+  pid: number;
+  gen0: GraphNode;
+  node: GraphNode;
+  alive: boolean;
+  cwd: string | undefined;
+  lastTs: number;
+  parentLinked: boolean;
+  /** data files read by the current generation: file → version node id read (bounded, newest kept) */
+  reads: Map<FileState, number> | null;
+  /** bumped whenever `reads` changes */
+  readSeq: number;
+}
+
+interface FileState {
+  path: string;
+  type: "file" | "directory" | "device";
+  category: FileCategory;
+  node: GraphNode;
+  v0: GraphNode;
+  access: FileAccess;
+  /** id of the activity that generated the current version (0: none) */
+  genBy: number;
+  exists: number;
+  /** the current version has a relation other than a probe */
+  touched: boolean;
+  /** copy derivations already made: version node id, by which activity, for which read set */
+  copyNode: number;
+  copyBy: number;
+  copySeq: number;
+}
+
+const MAX_COPY_SOURCES = 32;
+
+const TYPE_CODE: Record<RelationType, number> = {
+  used: 0,
+  wasGeneratedBy: 1,
+  wasInformedBy: 2,
+  wasDerivedFrom: 3,
+  wasAssociatedWith: 4,
+  wasAttributedTo: 5,
+  wasInvalidatedBy: 6,
+  actedOnBehalfOf: 7,
+};
+const OP_CODE: Record<RelationOp, number> = {
+  read: 0,
+  write: 1,
+  create: 2,
+  truncate: 3,
+  execute: 4,
+  map: 5,
+  probe: 6,
+  open: 7,
+  delete: 8,
+  rename: 9,
+  link: 10,
+  version: 11,
+  copy: 12,
+  fork: 13,
+  vfork: 14,
+  clone: 15,
+  exec: 16,
+  wait: 17,
+  signal: 18,
+  pipe: 19,
+  connect: 20,
+  accept: 21,
+  bind: 22,
+  listen: 23,
+  send: 24,
+  recv: 25,
+  associated: 26,
+  attributed: 27,
+  mkdir: 28,
+  rmdir: 29,
+  chdir: 30,
+};
+
+function forkOp(via: string): RelationOp {
+  return via === "vfork" ? "vfork" : via === "clone" || via === "clone3" ? "clone" : "fork";
+}
+
+function commandLabel(argv: string[] | undefined, exe: string | undefined): string {
+  const s = argv && argv.length > 0 ? argv.join(" ") : (exe ?? "");
+  return s.length > 200 ? `${s.slice(0, 199)}…` : s;
+}
+
+function socketProto(protocol: string, family: string): string {
+  const p = protocol.toLowerCase();
+  if (p.startsWith("tcp")) return "tcp";
+  if (p.startsWith("udp")) return "udp";
+  if (p.startsWith("unix") || family === "unix") return "unix";
+  if (p.startsWith("netlink") || family === "netlink") return "netlink";
+  return p || family;
+}
+
+/**
+ * Turns ProvEvents into the PROV graph incrementally. Keeps only the graph (current nodes of
+ * processes and paths, aggregated edges, lookup maps) — never the events or calls. `drain()` hands
+ * over what changed since the last drain; objects are handed over live, so write them before
+ * adding more events.
+ */
+export class GraphBuilder {
+  private readonly ctx: RunContext;
+  private readonly host: string;
+  private readonly boot: string;
+  private readonly maxPendingProblems: number;
+  private nextNodeId = 1;
+  private nextEdgeId = 1;
+  private readonly machine: GraphNode;
+  private readonly user: GraphNode | null;
+  private readonly procs = new Map<number, Proc>();
+  private readonly tidToPid = new Map<number, number>();
+  private readonly files = new Map<string, FileState>();
+  private readonly pipes = new Map<string, GraphNode>();
+  private readonly sockets = new Map<string, GraphNode>();
+  private readonly socketByInode = new Map<string, GraphNode>();
+  private readonly edges = new Map<number, Map<number, GraphEdge>>();
+  private dirtyNodes = new Set<GraphNode>();
+  private dirtyEdges = new Set<GraphEdge>();
+  private problems: Problem[] = [];
+  private readonly steps = new StepFolder();
+  private rootPid: number | null = null;
+  private rootProc: Proc | null = null;
+  private first: number | null = null;
+  private last: number | null = null;
+  readonly stats: BuilderStats = {
+    processes: 0,
+    generations: 0,
+    threads: 0,
+    files: 0,
+    directories: 0,
+    devices: 0,
+    sockets: 0,
+    pipes: 0,
+    nodes: 0,
+    edges: 0,
+    problems: 0,
+    problemsDropped: 0,
+    events: 0,
+    calls: 0,
+    steps: 0,
+  };
+
+  constructor(opts: GraphBuilderOptions) {
+    this.ctx = opts.ctx;
+    this.host = opts.ctx.host || "localhost";
+    this.boot = opts.ctx.bootId || "-";
+    this.maxPendingProblems = opts.maxPendingProblems ?? 10_000;
+    this.machine = this.newNode("agent", "machine", `machine://${this.host}`, 0, this.host, null, {
+      host: this.host,
+      ...(opts.ctx.machineId ? { machineId: opts.ctx.machineId } : {}),
+      ...(opts.ctx.bootId ? { bootId: opts.ctx.bootId } : {}),
+    });
+    this.user = opts.user
+      ? this.newNode(
+          "agent",
+          "user",
+          `user://${this.host}/${opts.user.uid}`,
+          0,
+          opts.user.name ?? `uid ${opts.user.uid}`,
+          null,
+          { uid: opts.user.uid, host: this.host, ...(opts.user.name ? { name: opts.user.name } : {}) },
+        )
+      : null;
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  add(events: ProvEvent[]): void {
+    for (const ev of events) {
+      this.stats.events++;
+      if (ev.kind === "problem") {
+        this.stats.problems++;
+        if (this.problems.length < this.maxPendingProblems) {
+          this.problems.push({
+            file: ev.at.file,
+            line: ev.at.line,
+            message: ev.message,
+            text: ev.text ?? null,
+          });
+        } else this.stats.problemsDropped++;
+        continue;
+      }
+      const ts = ev.ts;
+      if (this.first === null || ts < this.first) this.first = ts;
+      if (this.last === null || ts > this.last) this.last = ts;
+      switch (ev.kind) {
+        case "process.start":
+          this.onStart(ev);
+          break;
+        case "thread.start": {
+          const p = this.proc(this.pidOf(ev), ts);
+          this.addThread(p, ev.newTid);
+          break;
+        }
+        case "process.exec":
+          this.onExec(ev);
+          break;
+        case "process.exit":
+          this.onExit(ev);
+          break;
+        case "process.wait":
+          this.onWait(ev);
+          break;
+        case "process.signal": {
+          const p = this.proc(this.pidOf(ev), ts);
+          if (ev.from !== undefined && ev.from > 0) {
+            const s = this.procs.get(this.tidToPid.get(ev.from) ?? ev.from);
+            if (s && s !== p) this.edge("wasInformedBy", "signal", p.node.id, s.node.id, ts, 0);
+          }
+          break;
+        }
+        case "process.chdir": {
+          const p = this.proc(this.pidOf(ev), ts);
+          p.cwd = ev.cwd;
+          break;
+        }
+        case "access":
+          this.onAccess(ev);
+          break;
+        case "rename":
+          this.onRename(ev);
+          break;
+        case "pipe":
+          this.onPipe(ev);
+          break;
+        case "socket":
+          this.onSocket(ev);
+          break;
+        case "call":
+          this.onCall(ev);
+          break;
+      }
+    }
+  }
+
+  drain(): Batch {
+    const nodes = [...this.dirtyNodes].sort((a, b) => a.id - b.id);
+    const edges = [...this.dirtyEdges].sort((a, b) => a.id - b.id);
+    this.dirtyNodes = new Set();
+    this.dirtyEdges = new Set();
+    const problems = this.problems;
+    this.problems = [];
+    const steps = this.steps.take();
+    this.stats.steps = this.steps.count;
+    return { nodes, edges, steps, problems };
+  }
+
+  /** End of input: closes open steps and ends processes never seen exiting (attrs.unfinished). */
+  finish(endTs?: number): Batch {
+    for (const p of this.procs.values()) {
+      if (!p.alive) continue;
+      p.alive = false;
+      const end = Math.max(p.lastTs, p.node.start ?? p.lastTs);
+      p.node.end = Number.isFinite(end) ? end : (endTs ?? this.last);
+      p.node.attrs.unfinished = true;
+      this.dirtyNodes.add(p.node);
+    }
+    const steps = this.steps.finish();
+    const batch = this.drain();
+    batch.steps = steps.concat(batch.steps);
+    this.stats.steps = this.steps.count;
+    return batch;
+  }
+
+  firstTs(): number | null {
+    return this.first;
+  }
+
+  lastTs(): number | null {
+    return this.last;
+  }
+
+  /** Exit of the run's first process (its last generation), when seen. */
+  rootExit(): { code: number | null; signal: string | null } | null {
+    const p = this.rootProc;
+    if (!p) return null;
+    const a = p.node.attrs;
+    if (a.exitCode === undefined && a.exitSignal === undefined) return null;
+    return { code: a.exitCode ?? null, signal: a.exitSignal ?? null };
+  }
+
+  // ---------------------------------------------------------------- nodes and edges
+
+  private newNode(
+    kind: NodeKind,
+    type: NodeType,
+    gid: string,
+    version: number,
+    label: string,
+    start: number | null,
+    attrs: NodeAttrs,
+  ): GraphNode {
+    const node: GraphNode = {
+      id: this.nextNodeId++,
+      kind,
+      type,
+      gid,
+      version,
+      label,
+      start,
+      end: null,
+      attrs,
+    };
+    this.stats.nodes++;
+    this.dirtyNodes.add(node);
+    return node;
+  }
+
+  private touch(node: GraphNode): void {
+    this.dirtyNodes.add(node);
+  }
+
+  private edge(
+    type: RelationType,
+    op: RelationOp,
+    from: number,
+    to: number,
+    ts: number | null,
+    bytes: number,
+    attrs?: Record<string, unknown>,
+  ): GraphEdge {
+    let byTo = this.edges.get(from);
+    if (!byTo) {
+      byTo = new Map();
+      this.edges.set(from, byTo);
+    }
+    const key = to * 512 + TYPE_CODE[type] * 64 + OP_CODE[op];
+    let e = byTo.get(key);
+    if (e) {
+      e.count++;
+      e.bytes += bytes;
+      if (ts !== null) {
+        if (e.ts === null || ts < e.ts) e.ts = ts;
+        if (e.tsEnd === null || ts > e.tsEnd) e.tsEnd = ts;
+      }
+    } else {
+      e = { id: this.nextEdgeId++, type, op, from, to, ts, tsEnd: ts, count: 1, bytes, attrs: attrs ?? {} };
+      byTo.set(key, e);
+      this.stats.edges++;
+    }
+    this.dirtyEdges.add(e);
+    return e;
+  }
+
+  private associate(node: GraphNode, ts: number): void {
+    if (this.user) this.edge("wasAssociatedWith", "associated", node.id, this.user.id, ts, 0);
+    this.edge("wasAssociatedWith", "associated", node.id, this.machine.id, ts, 0);
+  }
+
+  // ---------------------------------------------------------------- processes
+
+  private pidOf(ev: EventBase): number {
+    const m = this.tidToPid.get(ev.pid);
+    if (m !== undefined) return m;
+    if (ev.tid !== undefined && ev.tid !== ev.pid && !this.tidToPid.has(ev.tid)) {
+      const p = this.procs.get(ev.pid);
+      if (p) this.addThread(p, ev.tid);
+    }
+    return ev.pid;
+  }
+
+  /** The live process for a pid, created implicitly (via "unknown") when never seen. */
+  private proc(pid: number, ts: number): Proc {
+    let p = this.procs.get(pid);
+    if (!p) p = this.newProcess(pid, null, "unknown", ts, undefined);
+    if (ts > p.lastTs) p.lastTs = ts;
+    return p;
+  }
+
+  private newProcess(
+    pid: number,
+    ppid: number | null,
+    via: string,
+    ts: number,
+    parent: Proc | undefined,
+  ): Proc {
+    const attrs: NodeAttrs = { pid, ppid, generation: 0, via };
+    const cwd = parent ? parent.cwd : this.rootPid === null ? this.ctx.cwd : undefined;
+    if (cwd) attrs.cwd = cwd;
+    if (parent?.node.attrs.exe) attrs.exe = parent.node.attrs.exe;
+    if (parent?.node.attrs.argv) attrs.argv = parent.node.attrs.argv;
+    const label = parent ? parent.node.label : `pid ${pid}`;
+    const node = this.newNode(
+      "activity",
+      "process",
+      `proc://${this.host}/${this.boot}/${pid}@${ts}`,
+      0,
+      label,
+      ts,
+      attrs,
+    );
+    const p: Proc = {
+      pid,
+      gen0: node,
+      node,
+      alive: true,
+      cwd,
+      lastTs: ts,
+      parentLinked: false,
+      reads: null,
+      readSeq: 0,
+    };
+    this.procs.set(pid, p);
+    this.tidToPid.delete(pid);
+    this.stats.processes++;
+    this.stats.generations++;
+    if (this.rootPid === null) {
+      this.rootPid = pid;
+      this.rootProc = p;
+    }
+    this.associate(node, ts);
+    if (parent) {
+      this.edge("wasInformedBy", forkOp(via), node.id, parent.node.id, ts, 0);
+      p.parentLinked = true;
+    }
+    return p;
+  }
+
+  private onStart(ev: ProcessStartEvent): void {
+    const existing = this.procs.get(ev.pid);
+    const parent =
+      ev.ppid !== null && ev.ppid !== ev.pid
+        ? this.procs.get(this.tidToPid.get(ev.ppid) ?? ev.ppid)
+        : undefined;
+    if (existing?.alive) {
+      // announced again (a child seen before its parent's clone returned): complete what is known
+      if (ev.ts > existing.lastTs) existing.lastTs = ev.ts;
+      if (ev.ppid === null || existing.gen0.attrs.ppid === ev.ppid) return;
+      for (const n of new Set([existing.gen0, existing.node])) {
+        n.attrs.ppid = ev.ppid;
+        if (n === existing.gen0 && (n.attrs.via === "unknown" || n.attrs.via === undefined))
+          n.attrs.via = ev.via;
+        this.touch(n);
+      }
+      if (parent && !existing.parentLinked) {
+        existing.parentLinked = true;
+        this.edge("wasInformedBy", forkOp(ev.via), existing.gen0.id, parent.node.id, ev.ts, 0);
+        if (existing.cwd === undefined && parent.cwd !== undefined) {
+          existing.cwd = parent.cwd;
+          existing.gen0.attrs.cwd = parent.cwd;
+        }
+        if (
+          existing.gen0 === existing.node &&
+          existing.node.attrs.exe === undefined &&
+          parent.node.attrs.exe
+        ) {
+          existing.node.attrs.exe = parent.node.attrs.exe;
+          existing.node.attrs.argv = parent.node.attrs.argv;
+          existing.node.label = parent.node.label;
+        }
+      }
+      return;
+    }
+    this.newProcess(ev.pid, ev.ppid, ev.via, ev.ts, parent);
+  }
+
+  private addThread(p: Proc, tid: number): void {
+    if (tid === p.pid || this.tidToPid.get(tid) === p.pid) return;
+    // a thread announced after its own events made it look like a process: fold it in
+    const ghost = this.procs.get(tid);
+    if (ghost?.alive && ghost.node === ghost.gen0 && ghost !== p) {
+      ghost.alive = false;
+      ghost.node.end = ghost.lastTs;
+      ghost.node.attrs.threadOf = p.pid;
+      this.touch(ghost.node);
+      this.procs.delete(tid);
+    }
+    this.tidToPid.set(tid, p.pid);
+    const tids = p.node.attrs.tids ?? [];
+    if (!tids.includes(tid)) tids.push(tid);
+    p.node.attrs.tids = tids;
+    this.touch(p.node);
+    this.stats.threads++;
+  }
+
+  private onExec(ev: ExecEvent): void {
+    const p = this.proc(this.pidOf(ev), ev.ts);
+    const exePath = this.abs(p, ev.exe);
+    if (!ev.ok) {
+      const f = this.file(exePath, "file");
+      this.probe(p, f, ev.ts, ev.errno);
+      return;
+    }
+    const old = p.node;
+    old.end = ev.ts;
+    this.touch(old);
+    const generation = (old.attrs.generation ?? 0) + 1;
+    const cwd = ev.cwd ?? p.cwd;
+    if (ev.cwd) p.cwd = ev.cwd;
+    const attrs: NodeAttrs = {
+      pid: p.pid,
+      ppid: old.attrs.ppid ?? null,
+      generation,
+      via: "exec",
+      exe: exePath,
+    };
+    attrs.argv = ev.argv;
+    if (ev.env) attrs.env = ev.env;
+    if (ev.envCount !== undefined) attrs.envCount = ev.envCount;
+    if (cwd) attrs.cwd = cwd;
+    const node = this.newNode(
+      "activity",
+      "process",
+      `${p.gen0.gid}#${generation}`,
+      0,
+      commandLabel(ev.argv, exePath),
+      ev.ts,
+      attrs,
+    );
+    this.stats.generations++;
+    p.node = node;
+    p.reads = null;
+    p.readSeq++;
+    this.associate(node, ev.ts);
+    this.edge("wasInformedBy", "exec", node.id, old.id, ev.ts, 0);
+    const f = this.file(exePath, "file");
+    f.exists = EXISTS_YES;
+    f.access.executed = true;
+    this.touch(f.v0);
+    this.used(p, f, "execute", ev.ts, 0);
+  }
+
+  private onExit(ev: ExitEvent): void {
+    const mapped = this.tidToPid.get(ev.pid);
+    if (mapped !== undefined || (ev.tid !== undefined && ev.tid !== ev.pid)) {
+      // a thread ended; the process goes on
+      if (mapped !== undefined) {
+        const p = this.procs.get(mapped);
+        if (p && ev.ts > p.lastTs) p.lastTs = ev.ts;
+      }
+      return;
+    }
+    const p = this.proc(ev.pid, ev.ts);
+    const n = p.node;
+    n.end = ev.ts;
+    if (ev.code !== undefined) n.attrs.exitCode = ev.code;
+    if (ev.signal !== undefined) n.attrs.exitSignal = ev.signal;
+    if (ev.coreDumped) n.attrs.coreDumped = true;
+    p.alive = false;
+    p.reads = null;
+    this.touch(n);
+    this.steps.closePid(p.pid);
+  }
+
+  private onWait(ev: WaitEvent): void {
+    const p = this.proc(this.pidOf(ev), ev.ts);
+    const c = this.procs.get(ev.child);
+    if (!c || c === p) return;
+    this.edge("wasInformedBy", "wait", p.node.id, c.node.id, ev.ts, 0);
+    if (c.alive && (ev.code !== undefined || ev.signal !== undefined)) {
+      // exit lines suppressed (strace -qq): the wait status tells how the child ended
+      c.alive = false;
+      const n = c.node;
+      if (n.end === null) n.end = Math.max(c.lastTs, n.start ?? c.lastTs);
+      if (ev.code !== undefined) n.attrs.exitCode = ev.code;
+      if (ev.signal !== undefined) n.attrs.exitSignal = ev.signal;
+      this.touch(n);
+      this.steps.closePid(c.pid);
+    }
+  }
+
+  private onCall(ev: CallEvent): void {
+    this.stats.calls++;
+    const pid = this.pidOf(ev);
+    const p = this.procs.get(pid);
+    if (p && ev.ts > p.lastTs) p.lastTs = ev.ts;
+    this.steps.add(ev, pid);
+  }
+
+  // ---------------------------------------------------------------- files
+
+  private abs(p: Proc | undefined, file: string): string {
+    if (file.startsWith("/")) return file;
+    const base = p?.cwd ?? this.ctx.cwd ?? "/";
+    return path.posix.join(base, file);
+  }
+
+  private file(filePath: string, type: "file" | "directory" | "device"): FileState {
+    let f = this.files.get(filePath);
+    if (f) {
+      if (type === "directory" && f.type === "file") {
+        f.type = "directory";
+        for (const n of new Set([f.v0, f.node])) {
+          n.type = "directory";
+          this.touch(n);
+        }
+        this.stats.directories++;
+        this.stats.files--;
+      }
+      return f;
+    }
+    const isDev = type === "device" || (filePath.startsWith("/dev/") && !filePath.startsWith("/dev/shm/"));
+    const t = isDev ? "device" : type;
+    const category = categorizePath(filePath, this.ctx.cwd);
+    const access: FileAccess = {};
+    const node = this.newNode("entity", t, `file://${this.host}${filePath}`, 0, filePath, null, {
+      path: filePath,
+      category,
+      access,
+    });
+    f = {
+      path: filePath,
+      type: t,
+      category,
+      node,
+      v0: node,
+      access,
+      genBy: 0,
+      exists: EXISTS_UNKNOWN,
+      touched: false,
+      copyNode: 0,
+      copyBy: 0,
+      copySeq: 0,
+    };
+    this.files.set(filePath, f);
+    if (t === "directory") this.stats.directories++;
+    else if (t === "device") this.stats.devices++;
+    else this.stats.files++;
+    return f;
+  }
+
+  private resFile(p: Proc, res: ResourceRef, hintDir: boolean): FileState | null {
+    if (res.type === "file") return this.file(this.abs(p, res.path), hintDir ? "directory" : "file");
+    if (res.type === "device") return this.file(this.abs(p, res.path), "device");
+    return null;
+  }
+
+  private used(p: Proc, f: FileState, op: RelationOp, ts: number, bytes: number): void {
+    this.edge("used", op, p.node.id, f.node.id, ts, bytes);
+    if (op !== "probe") f.touched = true;
+    if ((op === "read" || op === "open") && f.type === "file" && isDataCategory(f.category)) {
+      let reads = p.reads;
+      if (!reads) {
+        reads = new Map();
+        p.reads = reads;
+      }
+      if (reads.get(f) !== f.node.id) {
+        reads.delete(f);
+        reads.set(f, f.node.id);
+        if (reads.size > MAX_COPY_SOURCES) {
+          const oldest = reads.keys().next().value;
+          if (oldest) reads.delete(oldest);
+        }
+        p.readSeq++;
+      }
+    }
+  }
+
+  private probe(p: Proc, f: FileState, ts: number, errno: string | undefined): void {
+    this.edge("used", "probe", p.node.id, f.node.id, ts, 0);
+    if (!f.access.probed) {
+      f.access.probed = true;
+      this.touch(f.v0);
+    }
+    if (errno === "ENOENT" || errno === "ENOTDIR") {
+      if (f.exists !== EXISTS_NO) f.exists = EXISTS_NO;
+    } else if (errno === undefined) f.exists = EXISTS_YES;
+  }
+
+  /**
+   * P modifies the path: a new version generated by P, derived from the previous one, unless P
+   * generated the current version already. `creating`: the path did not exist before.
+   */
+  private generate(
+    p: Proc,
+    f: FileState,
+    op: RelationOp,
+    ts: number,
+    bytes: number,
+    creating: boolean,
+  ): void {
+    const pid = p.node.id;
+    if (f.type === "device") {
+      this.edge("wasGeneratedBy", op, f.node.id, pid, ts, bytes);
+      f.touched = true;
+      return;
+    }
+    if (!(f.genBy === pid && f.exists === EXISTS_YES)) {
+      const existed = !creating && f.exists !== EXISTS_NO;
+      if (f.touched || existed) {
+        const prev = this.newVersion(f, ts);
+        if (existed) this.edge("wasDerivedFrom", "version", f.node.id, prev.id, ts, 0);
+      } else if (f.node.start === null) {
+        f.node.start = ts;
+        this.touch(f.node);
+      }
+      f.genBy = pid;
+    }
+    f.exists = EXISTS_YES;
+    f.touched = true;
+    this.edge("wasGeneratedBy", op, f.node.id, pid, ts, bytes);
+    if (
+      (op === "write" || op === "create") &&
+      p.reads &&
+      !(f.copyNode === f.node.id && f.copyBy === pid && f.copySeq === p.readSeq)
+    ) {
+      for (const [src, nid] of p.reads) {
+        if (src !== f) this.edge("wasDerivedFrom", "copy", f.node.id, nid, ts, 0);
+      }
+      f.copyNode = f.node.id;
+      f.copyBy = pid;
+      f.copySeq = p.readSeq;
+    }
+  }
+
+  private newVersion(f: FileState, ts: number): GraphNode {
+    const prev = f.node;
+    const attrs: NodeAttrs = { path: f.path, category: f.category };
+    const node = this.newNode("entity", f.type, prev.gid, prev.version + 1, f.path, ts, attrs);
+    f.node = node;
+    f.touched = false;
+    f.genBy = 0;
+    return prev;
+  }
+
+  private markAccess(
+    f: FileState,
+    key: "read" | "written" | "created" | "deleted" | "executed" | "mapped" | "truncated",
+  ): void {
+    if (!f.access[key]) {
+      f.access[key] = true;
+      this.touch(f.v0);
+    }
+  }
+
+  private addBytes(f: FileState, key: "bytesRead" | "bytesWritten", bytes: number | undefined): void {
+    if (bytes && bytes > 0) {
+      f.access[key] = (f.access[key] ?? 0) + bytes;
+      this.touch(f.v0);
+    }
+  }
+
+  private invalidate(
+    p: Proc,
+    f: FileState,
+    op: RelationOp,
+    ts: number,
+    attrs?: Record<string, unknown>,
+  ): void {
+    this.edge("wasInvalidatedBy", op, f.node.id, p.node.id, ts, 0, attrs);
+    f.touched = true;
+    f.exists = EXISTS_NO;
+    f.genBy = 0;
+    if (f.node.end === null) f.node.end = ts;
+    this.touch(f.node);
+  }
+
+  private onAccess(ev: AccessEvent): void {
+    const p = this.proc(this.pidOf(ev), ev.ts);
+    const res = ev.res;
+    if (res.type === "pipe") {
+      this.onPipeIo(p, ev.res as { type: "pipe"; inode: string }, ev.op, ev.ts, ev.bytes ?? 0);
+      return;
+    }
+    if (res.type === "socket") {
+      const s = this.socketNode(p, res, undefined, ev.op === "write" ? "send" : "recv");
+      if (!s) return;
+      if (ev.op === "write") this.edge("wasGeneratedBy", "send", s.id, p.node.id, ev.ts, ev.bytes ?? 0);
+      else if (ev.op === "read") this.edge("used", "recv", p.node.id, s.id, ev.ts, ev.bytes ?? 0);
+      return;
+    }
+    const dirHint =
+      ev.op === "mkdir" || ev.op === "rmdir" || ev.call.startsWith("getdents") || ev.directory === true;
+    const f = this.resFile(p, res, dirHint);
+    if (!f) return;
+    const ts = ev.ts;
+    if (!ev.ok) {
+      if (ev.op === "mkdir" && ev.errno === "EEXIST") {
+        f.exists = EXISTS_YES;
+        return;
+      }
+      if (ev.op === "open" && ev.create && ev.errno === "EEXIST") f.exists = EXISTS_YES;
+      this.probe(p, f, ts, ev.errno);
+      return;
+    }
+    const bytes = ev.bytes ?? 0;
+    switch (ev.op) {
+      case "open": {
+        const creating = ev.create === true && f.exists !== EXISTS_YES && f.type !== "device";
+        if (creating) {
+          this.markAccess(f, "created");
+          this.generate(p, f, "create", ts, 0, true);
+        } else if (ev.truncate && f.type !== "directory") {
+          this.markAccess(f, "truncated");
+          this.generate(p, f, "truncate", ts, 0, false);
+        } else if (ev.write || ev.append) {
+          this.generate(p, f, "write", ts, 0, false);
+        }
+        if (ev.write || ev.append || creating) this.markAccess(f, "written");
+        f.exists = EXISTS_YES;
+        if (ev.read || (!ev.write && !ev.append && !creating)) {
+          this.markAccess(f, "read");
+          this.used(p, f, "open", ts, 0);
+        }
+        break;
+      }
+      case "read":
+        f.exists = EXISTS_YES;
+        this.markAccess(f, "read");
+        this.addBytes(f, "bytesRead", bytes);
+        this.used(p, f, "read", ts, bytes);
+        break;
+      case "write":
+        this.markAccess(f, "written");
+        this.addBytes(f, "bytesWritten", bytes);
+        this.generate(p, f, "write", ts, bytes, false);
+        break;
+      case "create": {
+        const creating = f.exists !== EXISTS_YES;
+        if (creating) this.markAccess(f, "created");
+        this.markAccess(f, "written");
+        this.generate(p, f, creating ? "create" : "truncate", ts, 0, creating);
+        break;
+      }
+      case "truncate":
+        this.markAccess(f, "truncated");
+        this.generate(p, f, "truncate", ts, 0, false);
+        break;
+      case "delete":
+      case "rmdir":
+        this.markAccess(f, "deleted");
+        f.node.attrs.deleted = true;
+        this.invalidate(p, f, ev.op, ts);
+        break;
+      case "mkdir":
+        if (f.exists !== EXISTS_YES) this.markAccess(f, "created");
+        this.generate(p, f, "mkdir", ts, 0, f.exists !== EXISTS_YES);
+        break;
+      case "execute":
+        f.exists = EXISTS_YES;
+        this.markAccess(f, "executed");
+        this.used(p, f, "execute", ts, 0);
+        break;
+      case "map":
+        f.exists = EXISTS_YES;
+        this.markAccess(f, "mapped");
+        this.used(p, f, "map", ts, 0);
+        break;
+      case "probe":
+        this.probe(p, f, ts, undefined);
+        break;
+      case "link":
+      case "symlink": {
+        const creating = f.exists !== EXISTS_YES;
+        if (creating) this.markAccess(f, "created");
+        this.generate(p, f, "create", ts, 0, creating);
+        if (ev.target !== undefined) {
+          if (ev.op === "symlink") {
+            f.node.attrs.symlinkTo = ev.target;
+            this.touch(f.node);
+          } else {
+            const t = this.file(this.abs(p, ev.target), "file");
+            this.edge("wasDerivedFrom", "link", f.node.id, t.node.id, ts, 0);
+          }
+        }
+        break;
+      }
+      case "chmod":
+      case "chown":
+        f.exists = EXISTS_YES;
+        break;
+    }
+  }
+
+  private onRename(ev: RenameEvent): void {
+    const p = this.proc(this.pidOf(ev), ev.ts);
+    if (!ev.ok) return;
+    const ts = ev.ts;
+    const src = this.file(this.abs(p, ev.from), "file");
+    const dstPath = this.abs(p, ev.to);
+    const dst = this.file(dstPath, src.type === "directory" ? "directory" : "file");
+    if (src === dst) return;
+    const srcVersion = src.node;
+    // the target's old content, if any, is replaced (not deleted: the kernel reports no removal)
+    if (dst.exists === EXISTS_YES || dst.touched) {
+      if (dst.exists !== EXISTS_NO) this.invalidate(p, dst, "rename", ts, { replaced: true });
+      this.newVersion(dst, ts);
+    } else if (dst.node.start === null) {
+      dst.node.start = ts;
+    }
+    dst.genBy = p.node.id;
+    dst.exists = EXISTS_YES;
+    dst.touched = true;
+    this.edge("wasGeneratedBy", "rename", dst.node.id, p.node.id, ts, 0);
+    this.edge("wasDerivedFrom", "rename", dst.node.id, srcVersion.id, ts, 0);
+    this.invalidate(p, src, "rename", ts);
+    src.node.attrs.renamedTo = dstPath;
+    dst.node.attrs.renamedFrom = src.path;
+    this.touch(dst.node);
+    if (src.access.renamedTo !== dstPath) {
+      src.access.renamedTo = dstPath;
+      this.touch(src.v0);
+    }
+    if (dst.access.renamedFrom !== src.path) {
+      dst.access.renamedFrom = src.path;
+      this.touch(dst.v0);
+    }
+  }
+
+  // ---------------------------------------------------------------- pipes and sockets
+
+  private pipeNode(inode: string): GraphNode {
+    let n = this.pipes.get(inode);
+    if (!n) {
+      n = this.newNode(
+        "entity",
+        "pipe",
+        `pipe://${this.host}/${this.boot}/${inode}`,
+        0,
+        `pipe:[${inode}]`,
+        null,
+        {
+          inode,
+          category: "pipe",
+        },
+      );
+      this.pipes.set(inode, n);
+      this.stats.pipes++;
+    }
+    return n;
+  }
+
+  private onPipeIo(p: Proc, res: { inode: string }, op: string, ts: number, bytes: number): void {
+    const n = this.pipeNode(res.inode);
+    if (n.start === null) {
+      n.start = ts;
+      this.touch(n);
+    }
+    if (op === "write") this.edge("wasGeneratedBy", "write", n.id, p.node.id, ts, bytes);
+    else if (op === "read") this.edge("used", "read", p.node.id, n.id, ts, bytes);
+  }
+
+  private onPipe(ev: PipeEvent): void {
+    const p = this.proc(this.pidOf(ev), ev.ts);
+    if (ev.res.type === "pipe") {
+      const n = this.pipeNode(ev.res.inode);
+      if (n.start === null) n.start = ev.ts;
+      this.edge("wasGeneratedBy", "create", n.id, p.node.id, ev.ts, 0);
+    } else if (ev.res.type === "socket") {
+      const s = this.socketNode(p, ev.res, undefined, "socket");
+      if (s) this.edge("wasGeneratedBy", "create", s.id, p.node.id, ev.ts, 0);
+    }
+  }
+
+  /** The socket entity for a resource; null when nothing identifies it yet (a bare socket()). */
+  private socketNode(
+    p: Proc,
+    res: Extract<ResourceRef, { type: "socket" }>,
+    address: string | undefined,
+    op: string,
+  ): GraphNode | null {
+    const proto = socketProto(res.protocol, res.family);
+    const isUnix = proto === "unix";
+    let local = res.local;
+    let remote = res.remote;
+    let sockPath = res.path;
+    if (isUnix && sockPath && !sockPath.startsWith("/") && !sockPath.startsWith("@"))
+      sockPath = this.abs(p, sockPath);
+    if (op === "connect" && address && !remote)
+      remote = isUnix && !address.startsWith("@") ? this.abs(p, address) : address;
+    if (op === "bind" && address && !local)
+      local = isUnix && !address.startsWith("@") ? this.abs(p, address) : address;
+    if (isUnix && !sockPath && op === "bind" && local) sockPath = local;
+    const inodeKey = res.inode ?? (isUnix && local && /^\d+$/.test(local) ? local : undefined);
+    let n = inodeKey ? this.socketByInode.get(`${proto}:${inodeKey}`) : undefined;
+    if (!n) {
+      let key: string | null = null;
+      if (local && remote) key = `${local}->${remote}`;
+      else if (isUnix && sockPath && !remote) key = sockPath;
+      else if (local) key = local;
+      else if (inodeKey) key = `${this.boot}/${inodeKey}`;
+      else if (remote) key = `?->${remote}`;
+      if (key === null) return null;
+      const gid = `${proto}://${this.host}${key.startsWith("/") ? "" : "/"}${key}`;
+      n = this.sockets.get(gid);
+      if (!n && local && remote) {
+        n = this.sockets.get(`${proto}://${this.host}/${remote}->${local}`);
+      }
+      if (!n) {
+        const attrs: NodeAttrs = { family: res.family, protocol: res.protocol, category: "socket" };
+        if (local) attrs.local = local;
+        if (remote) attrs.remote = remote;
+        if (sockPath) attrs.path = sockPath;
+        if (res.inode) attrs.inode = res.inode;
+        attrs.role = remote ? "connected" : op === "listen" || op === "accept" ? "listening" : "unconnected";
+        n = this.newNode("entity", "socket", gid, 0, `${res.protocol} ${key}`, null, attrs);
+        this.sockets.set(gid, n);
+        this.stats.sockets++;
+      }
+    }
+    if (inodeKey) this.socketByInode.set(`${proto}:${inodeKey}`, n);
+    const a = n.attrs;
+    let changed = false;
+    if (remote && a.remote === undefined) {
+      a.remote = remote;
+      a.role = "connected";
+      changed = true;
+    }
+    if (local && a.local === undefined) {
+      a.local = local;
+      changed = true;
+    }
+    if ((op === "listen" || op === "accept") && a.role === "unconnected" && !a.remote) {
+      a.role = "listening";
+      changed = true;
+    }
+    if (changed) this.touch(n);
+    return n;
+  }
+
+  private onSocket(ev: SocketEvent): void {
+    const p = this.proc(this.pidOf(ev), ev.ts);
+    if (!ev.ok || ev.res.type !== "socket") return;
+    const s = this.socketNode(p, ev.res, ev.address, ev.op);
+    if (!s) return;
+    const ts = ev.ts;
+    if (s.start === null) {
+      s.start = ts;
+      this.touch(s);
+    }
+    const bytes = ev.bytes ?? 0;
+    switch (ev.op) {
+      case "send":
+        this.edge("wasGeneratedBy", "send", s.id, p.node.id, ts, bytes);
+        break;
+      case "recv":
+        this.edge("used", "recv", p.node.id, s.id, ts, bytes);
+        break;
+      case "bind": {
+        this.edge("used", "bind", p.node.id, s.id, ts, 0);
+        const sp = s.attrs.path;
+        if (typeof sp === "string" && sp.startsWith("/")) {
+          // binding a unix socket creates its file
+          const f = this.file(sp, "file");
+          const creating = f.exists !== EXISTS_YES;
+          if (creating) this.markAccess(f, "created");
+          this.generate(p, f, "create", ts, 0, creating);
+        }
+        break;
+      }
+      case "connect":
+      case "accept":
+      case "listen":
+        this.edge("used", ev.op, p.node.id, s.id, ts, 0);
+        break;
+      default:
+        break;
+    }
+  }
+}
