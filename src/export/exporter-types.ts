@@ -1,0 +1,48 @@
+import type { GraphEdge, GraphNode, NodeKind, NodeType, RelationType } from "../graph/prov-types.js";
+import type { RunRecord } from "../store/store-types.js";
+
+export interface ExportOptions {
+  /**
+   * Redact secrets: values of env vars whose name looks secret (pass, secret, token, key,
+   * credential, auth), `--password=…`-style options and their separate values, `-pSECRET` for the
+   * tools known to take it, and `user:pass@` in URLs.
+   */
+  redact: boolean;
+}
+
+export interface NodeSelection {
+  kinds?: NodeKind[];
+  types?: NodeType[];
+}
+
+export interface EdgeSelection {
+  types?: RelationType[];
+}
+
+/**
+ * What an exporter reads: the run and its graph, handed over in batches (id order) so a big run
+ * streams and never sits in memory whole. Each call starts a fresh pass.
+ */
+export interface ExportInput {
+  run: RunRecord;
+  nodes(selection?: NodeSelection): AsyncIterable<GraphNode[]>;
+  edges(selection?: EdgeSelection): AsyncIterable<GraphEdge[]>;
+  options: ExportOptions;
+}
+
+/**
+ * Where the output goes, chunk by chunk. A returned promise is awaited before the next chunk
+ * (backpressure: resolve it when the destination drained).
+ */
+export type ExportSink = (chunk: string) => void | Promise<void>;
+
+/** One export format (PROV-JSON now; PROV-N, Turtle, DOT… register the same way). */
+export interface Exporter {
+  /** the name the CLI takes: prov-json, prov-n, … */
+  format: string;
+  mediaType: string;
+  /** file extension without the dot */
+  extension: string;
+  description: string;
+  write(input: ExportInput, out: ExportSink): Promise<void>;
+}

@@ -1,0 +1,738 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import Database from "better-sqlite3";
+import type {
+  GraphEdge,
+  GraphNode,
+  NodeKind,
+  NodeType,
+  RelationOp,
+  RelationType,
+} from "../graph/prov-types.js";
+import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
+import { StoreError } from "./store-error.js";
+import type {
+  Batch,
+  EdgeFilter,
+  GraphStore,
+  NewRun,
+  NodeFilter,
+  Problem,
+  RunPatch,
+  RunRecord,
+  RunStats,
+  RunStatus,
+  Step,
+} from "./store-types.js";
+
+export interface SqliteStoreOptions {
+  /** open without writing: no migration, no stale-run repair (stale runs still read as incomplete) */
+  readonly?: boolean;
+}
+
+type Db = Database.Database;
+
+/** Keyset pagination: only rows with a greater id (SQLite extension of the filters). */
+export interface KeysetFilter {
+  afterId?: number;
+}
+type Stmt = Database.Statement<unknown[], unknown>;
+
+interface RunRow {
+  id: number;
+  name: string;
+  source: string;
+  command: string;
+  tracer_command: string | null;
+  host: string;
+  machine_id: string | null;
+  boot_id: string | null;
+  cwd: string | null;
+  user: string | null;
+  start: number | null;
+  end: number | null;
+  exit_code: number | null;
+  exit_signal: string | null;
+  status: RunStatus;
+  stats: string;
+  writer_pid: number | null;
+  writer_host: string | null;
+  writer_start: string | null;
+  node_count: number;
+  edge_count: number;
+}
+
+interface NodeRow {
+  id: number;
+  kind: NodeKind;
+  type: NodeType;
+  gid: string;
+  version: number;
+  label: string;
+  start: number | null;
+  end: number | null;
+  attrs: string;
+}
+
+interface EdgeRow {
+  id: number;
+  type: RelationType;
+  op: RelationOp;
+  src: number;
+  dst: number;
+  ts: number | null;
+  ts_end: number | null;
+  count: number;
+  bytes: number;
+  attrs: string;
+}
+
+interface StepRow {
+  seq: number;
+  pid: number;
+  call: string;
+  resource: string;
+  count: number;
+  bytes: number;
+  errors: number;
+  start: number;
+  end: number;
+  dur: number;
+  ret: string | null;
+}
+
+const RUN_COLUMNS = `r.*, (SELECT count(*) FROM nodes n WHERE n.run_id = r.id) AS node_count,
+  (SELECT count(*) FROM edges e WHERE e.run_id = r.id) AS edge_count`;
+
+const EMPTY_STATS: RunStats = { lines: 0, bytes: 0, events: 0, calls: 0, problems: 0 };
+
+/** Start time of a live process as the kernel reports it (field 22 of /proc/PID/stat), or null. */
+function processStartTicks(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields[0] is field 3 (state); starttime is field 22
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function parseJson<T>(text: string | null, fallback: T): T {
+  if (text === null) return fallback;
+  return JSON.parse(text) as T;
+}
+
+/** Rows per multi-row INSERT: amortises the per-statement cost, well under SQLite's 32766 parameters. */
+const BULK_ROWS = 64;
+
+/**
+ * A multi-row INSERT: rows go BULK_ROWS at a time through one prepared statement, the remainder
+ * through a one-row statement. `fill` writes one row's values into the shared parameter array.
+ */
+function bulkInsert<T, C>(
+  db: Db,
+  head: string,
+  width: number,
+  tail: string,
+  fill: (row: T, params: unknown[], at: number, ctx: C) => void,
+): (rows: readonly T[], ctx: C) => void {
+  const tuple = `(${new Array<string>(width).fill("?").join(", ")})`;
+  const many = db.prepare(`${head} ${new Array<string>(BULK_ROWS).fill(tuple).join(", ")} ${tail}`);
+  const one = db.prepare(`${head} ${tuple} ${tail}`);
+  const manyParams: unknown[] = new Array<unknown>(width * BULK_ROWS);
+  const oneParams: unknown[] = new Array<unknown>(width);
+  return (rows, ctx) => {
+    const n = rows.length;
+    let i = 0;
+    for (; i + BULK_ROWS <= n; i += BULK_ROWS) {
+      for (let j = 0; j < BULK_ROWS; j++) fill(rows[i + j] as T, manyParams, j * width, ctx);
+      many.run(manyParams);
+    }
+    for (; i < n; i++) {
+      fill(rows[i] as T, oneParams, 0, ctx);
+      one.run(oneParams);
+    }
+  };
+}
+
+/** Keep the last of rows sharing an id, in first-seen order (usually nothing to do). */
+function dedupeById<T extends { id: number }>(rows: readonly T[]): readonly T[] {
+  const seen = new Set<number>();
+  let dup = false;
+  for (const r of rows) {
+    if (seen.has(r.id)) {
+      dup = true;
+      break;
+    }
+    seen.add(r.id);
+  }
+  if (!dup) return rows;
+  const last = new Map<number, T>();
+  for (const r of rows) last.set(r.id, r);
+  return [...last.values()];
+}
+
+/** GraphStore on one SQLite file (WAL, so one writer and many readers can share it). */
+export class SqliteStore implements GraphStore {
+  readonly engine = "sqlite" as const;
+  readonly path: string;
+  readonly readonly: boolean;
+  private readonly db: Db;
+  private readonly host = hostname();
+  private readonly stmts = new Map<string, Stmt>();
+  private closed = false;
+
+  constructor(path: string, opts: SqliteStoreOptions = {}) {
+    this.path = path;
+    this.readonly = opts.readonly === true;
+    try {
+      this.db = new Database(path, { readonly: this.readonly, fileMustExist: this.readonly, timeout: 5000 });
+    } catch (err) {
+      throw new StoreError(path, this.readonly ? "cannot open for reading" : "cannot open", err);
+    }
+    try {
+      this.db.pragma("busy_timeout = 5000");
+      this.prepareSchema();
+      if (!this.readonly) {
+        this.db.pragma("journal_mode = WAL");
+        this.db.pragma("synchronous = NORMAL");
+        this.db.pragma("cache_size = -65536");
+        this.markStaleRuns();
+      }
+    } catch (err) {
+      this.db.close();
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(path, "cannot open", err);
+    }
+  }
+
+  private fail(what: string, err: unknown): StoreError {
+    if (err instanceof StoreError) return err;
+    return new StoreError(this.path, what, err);
+  }
+
+  private stmt(sql: string): Stmt {
+    let s = this.stmts.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Check the file is ours and at a version we know; migrate forward when writable. */
+  private prepareSchema(): void {
+    let tables: string[];
+    try {
+      tables = (
+        this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
+      ).map((t) => t.name);
+    } catch (err) {
+      throw new StoreError(this.path, "not a SQLite database", err);
+    }
+    let version = 0;
+    if (tables.length > 0) {
+      if (!tables.includes("schema_version") || !tables.includes("meta")) {
+        throw new StoreError(this.path, "not a provflow database (no schema_version/meta tables)");
+      }
+      const app = this.db.prepare("SELECT value FROM meta WHERE key = 'app'").get() as
+        | { value: string }
+        | undefined;
+      if (app?.value !== APP_TAG) throw new StoreError(this.path, "not a provflow database (no app tag)");
+      const row = this.db.prepare("SELECT max(version) AS v FROM schema_version").get() as {
+        v: number | null;
+      };
+      version = row.v ?? 0;
+      if (version > SCHEMA_VERSION) {
+        throw new StoreError(
+          this.path,
+          `schema version ${version} is newer than this provflow supports (${SCHEMA_VERSION}); upgrade provflow`,
+        );
+      }
+    }
+    if (version === SCHEMA_VERSION) return;
+    if (this.readonly) {
+      throw new StoreError(
+        this.path,
+        version === 0
+          ? "empty database, nothing to read"
+          : `schema version ${version} needs migrating to ${SCHEMA_VERSION}; open it once read-write`,
+      );
+    }
+    const migrate = this.db.transaction(() => {
+      this.db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at INTEGER NOT NULL)",
+      );
+      for (const m of migrations) {
+        if (m.version <= version) continue;
+        this.db.exec(m.sql);
+        this.db
+          .prepare("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)")
+          .run(m.version, Date.now());
+      }
+      this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('app', ?)").run(APP_TAG);
+      this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', '0')").run();
+    });
+    migrate.immediate();
+  }
+
+  /** Is the process that was writing this run gone (so the run can never complete)? */
+  private writerGone(row: Pick<RunRow, "status" | "writer_pid" | "writer_host" | "writer_start">): boolean {
+    if (row.status !== "running" || row.writer_pid === null || row.writer_host !== this.host) return false;
+    if (row.writer_pid === process.pid) return false;
+    if (!processAlive(row.writer_pid)) return true;
+    // the pid exists: it is our writer unless the pid was reused by a later process
+    if (row.writer_start !== null) {
+      const now = processStartTicks(row.writer_pid);
+      if (now !== null && now !== row.writer_start) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Mark as incomplete every run still "running" whose writer process on this host is gone (killed,
+   * crashed). Returns the ids marked. Runs written from another host are left alone.
+   */
+  markStaleRuns(): number[] {
+    if (this.readonly) return [];
+    try {
+      const rows = this.stmt(
+        "SELECT id, status, writer_pid, writer_host, writer_start FROM runs WHERE status = 'running'",
+      ).all() as Pick<RunRow, "id" | "status" | "writer_pid" | "writer_host" | "writer_start">[];
+      const stale = rows.filter((r) => this.writerGone(r)).map((r) => r.id);
+      const mark = this.stmt("UPDATE runs SET status = 'incomplete' WHERE id = ? AND status = 'running'");
+      if (stale.length > 0) {
+        this.db
+          .transaction(() => {
+            for (const id of stale) mark.run(id);
+          })
+          .immediate();
+      }
+      return stale;
+    } catch (err) {
+      throw this.fail("cannot mark stale runs", err);
+    }
+  }
+
+  private toRun(row: RunRow): RunRecord {
+    return {
+      id: row.id,
+      name: row.name,
+      source: row.source,
+      command: parseJson<string[]>(row.command, []),
+      tracerCommand: parseJson<string[] | null>(row.tracer_command, null),
+      host: row.host,
+      machineId: row.machine_id,
+      bootId: row.boot_id,
+      cwd: row.cwd,
+      user: row.user,
+      start: row.start,
+      end: row.end,
+      exitCode: row.exit_code,
+      exitSignal: row.exit_signal,
+      status: this.writerGone(row) ? "incomplete" : row.status,
+      stats: parseJson<RunStats>(row.stats, { ...EMPTY_STATS }),
+      nodeCount: row.node_count,
+      edgeCount: row.edge_count,
+    };
+  }
+
+  async createRun(run: NewRun): Promise<number> {
+    try {
+      const res = this.stmt(
+        `INSERT INTO runs (name, source, command, tracer_command, host, machine_id, boot_id, cwd, user, "start",
+          status, stats, writer_pid, writer_host, writer_start, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
+      ).run(
+        run.name,
+        run.source,
+        JSON.stringify(run.command),
+        run.tracerCommand == null ? null : JSON.stringify(run.tracerCommand),
+        run.host,
+        run.machineId ?? null,
+        run.bootId ?? null,
+        run.cwd ?? null,
+        run.user ?? null,
+        run.start ?? null,
+        JSON.stringify(EMPTY_STATS),
+        process.pid,
+        this.host,
+        processStartTicks(process.pid),
+        Date.now(),
+      );
+      return Number(res.lastInsertRowid);
+    } catch (err) {
+      throw this.fail(`cannot create run ${JSON.stringify(run.name)}`, err);
+    }
+  }
+
+  async updateRun(id: number, patch: RunPatch): Promise<void> {
+    const sets: string[] = [];
+    const values: unknown[] = [];
+    const add = (column: string, value: unknown): void => {
+      sets.push(`${column} = ?`);
+      values.push(value);
+    };
+    if (patch.start !== undefined) add('"start"', patch.start);
+    if (patch.end !== undefined) add('"end"', patch.end);
+    if (patch.exitCode !== undefined) add("exit_code", patch.exitCode);
+    if (patch.exitSignal !== undefined) add("exit_signal", patch.exitSignal);
+    if (patch.status !== undefined) add("status", patch.status);
+    if (patch.stats !== undefined) add("stats", JSON.stringify(patch.stats));
+    if (patch.cwd !== undefined) add("cwd", patch.cwd);
+    let changes: number;
+    try {
+      if (sets.length === 0) {
+        changes = this.stmt("SELECT id FROM runs WHERE id = ?").get(id) === undefined ? 0 : 1;
+      } else {
+        changes = this.stmt(`UPDATE runs SET ${sets.join(", ")} WHERE id = ?`).run(...values, id).changes;
+      }
+    } catch (err) {
+      throw this.fail(`cannot update run ${id}`, err);
+    }
+    if (changes === 0) throw new StoreError(this.path, `cannot update run ${id}: no such run`);
+  }
+
+  private appendTx: ((runId: number, batch: Batch) => void) | null = null;
+
+  private buildAppend(): (runId: number, batch: Batch) => void {
+    const db = this.db;
+    const runExists = db.prepare("SELECT 1 FROM runs WHERE id = ?").pluck();
+    const getSeq = db.prepare("SELECT value FROM meta WHERE key = 'seq'").pluck();
+    const setSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'seq'");
+    const nodes = bulkInsert<GraphNode, { runId: number; seq: number }>(
+      db,
+      `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq) VALUES`,
+      11,
+      `ON CONFLICT (run_id, id) DO UPDATE SET kind = excluded.kind, type = excluded.type, gid = excluded.gid,
+         version = excluded.version, label = excluded.label, "start" = excluded."start", "end" = excluded."end",
+         attrs = excluded.attrs, seq = excluded.seq`,
+      (n, p, i, ctx) => {
+        p[i] = ctx.runId;
+        p[i + 1] = n.id;
+        p[i + 2] = n.kind;
+        p[i + 3] = n.type;
+        p[i + 4] = n.gid;
+        p[i + 5] = n.version;
+        p[i + 6] = n.label;
+        p[i + 7] = n.start;
+        p[i + 8] = n.end;
+        p[i + 9] = JSON.stringify(n.attrs);
+        p[i + 10] = ++ctx.seq;
+      },
+    );
+    const edges = bulkInsert<GraphEdge, { runId: number; seq: number }>(
+      db,
+      "INSERT INTO edges (run_id, id, type, op, src, dst, ts, ts_end, count, bytes, attrs, seq) VALUES",
+      12,
+      `ON CONFLICT (run_id, id) DO UPDATE SET type = excluded.type, op = excluded.op, src = excluded.src,
+         dst = excluded.dst, ts = excluded.ts, ts_end = excluded.ts_end, count = excluded.count,
+         bytes = excluded.bytes, attrs = excluded.attrs, seq = excluded.seq`,
+      (e, p, i, ctx) => {
+        p[i] = ctx.runId;
+        p[i + 1] = e.id;
+        p[i + 2] = e.type;
+        p[i + 3] = e.op;
+        p[i + 4] = e.from;
+        p[i + 5] = e.to;
+        p[i + 6] = e.ts;
+        p[i + 7] = e.tsEnd;
+        p[i + 8] = e.count;
+        p[i + 9] = e.bytes;
+        p[i + 10] = JSON.stringify(e.attrs);
+        p[i + 11] = ++ctx.seq;
+      },
+    );
+    const steps = bulkInsert<Step, { runId: number }>(
+      db,
+      `INSERT OR REPLACE INTO steps (run_id, seq, pid, call, resource, count, bytes, errors, "start", "end", dur, ret)
+       VALUES`,
+      12,
+      "",
+      (s, p, i, ctx) => {
+        p[i] = ctx.runId;
+        p[i + 1] = s.seq;
+        p[i + 2] = s.pid;
+        p[i + 3] = s.call;
+        p[i + 4] = s.resource;
+        p[i + 5] = s.count;
+        p[i + 6] = s.bytes;
+        p[i + 7] = s.errors;
+        p[i + 8] = s.start;
+        p[i + 9] = s.end;
+        p[i + 10] = s.dur;
+        p[i + 11] = s.ret;
+      },
+    );
+    const problems = bulkInsert<Problem, { runId: number }>(
+      db,
+      "INSERT INTO problems (run_id, file, line, message, text) VALUES",
+      5,
+      "",
+      (pr, p, i, ctx) => {
+        p[i] = ctx.runId;
+        p[i + 1] = pr.file;
+        p[i + 2] = pr.line;
+        p[i + 3] = pr.message;
+        p[i + 4] = pr.text;
+      },
+    );
+    const tx = db.transaction((runId: number, batch: Batch) => {
+      if (runExists.get(runId) === undefined) throw new StoreError(this.path, `no run ${runId}`);
+      const ctx = { runId, seq: Number(getSeq.get()) };
+      // duplicates inside one multi-row statement would make ON CONFLICT fail: the last write wins
+      nodes(dedupeById(batch.nodes), ctx);
+      edges(dedupeById(batch.edges), ctx);
+      steps(batch.steps, ctx);
+      problems(batch.problems, ctx);
+      setSeq.run(String(ctx.seq));
+    });
+    return (runId, batch) => tx.immediate(runId, batch);
+  }
+
+  async appendBatch(runId: number, batch: Batch): Promise<void> {
+    try {
+      if (this.appendTx === null) this.appendTx = this.buildAppend();
+      this.appendTx(runId, batch);
+    } catch (err) {
+      throw this.fail(`cannot append batch to run ${runId}`, err);
+    }
+  }
+
+  /** The highest change sequence stamped so far (cursor for "changes since"). */
+  async currentSeq(): Promise<number> {
+    return Number(this.stmt("SELECT value FROM meta WHERE key = 'seq'").pluck().get() ?? 0);
+  }
+
+  async findRun(ref: string | number): Promise<RunRecord | null> {
+    try {
+      let row: RunRow | undefined;
+      if (typeof ref === "number" || /^\d+$/.test(ref)) {
+        row = this.stmt(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id = ?`).get(Number(ref)) as
+          | RunRow
+          | undefined;
+      } else {
+        row = this.stmt(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.name = ? ORDER BY r.id DESC LIMIT 1`).get(
+          ref,
+        ) as RunRow | undefined;
+      }
+      return row === undefined ? null : this.toRun(row);
+    } catch (err) {
+      throw this.fail(`cannot find run ${JSON.stringify(ref)}`, err);
+    }
+  }
+
+  async latestRun(): Promise<RunRecord | null> {
+    try {
+      const row = this.stmt(`SELECT ${RUN_COLUMNS} FROM runs r ORDER BY r.id DESC LIMIT 1`).get() as
+        | RunRow
+        | undefined;
+      return row === undefined ? null : this.toRun(row);
+    } catch (err) {
+      throw this.fail("cannot read the latest run", err);
+    }
+  }
+
+  async listRuns(): Promise<RunRecord[]> {
+    try {
+      const rows = this.stmt(`SELECT ${RUN_COLUMNS} FROM runs r ORDER BY r.id`).all() as RunRow[];
+      return rows.map((r) => this.toRun(r));
+    } catch (err) {
+      throw this.fail("cannot list runs", err);
+    }
+  }
+
+  async getNodes(runId: number, filter: NodeFilter & KeysetFilter = {}): Promise<GraphNode[]> {
+    const where = ["run_id = ?"];
+    const params: unknown[] = [runId];
+    if (filter.afterId !== undefined) {
+      where.push("id > ?");
+      params.push(filter.afterId);
+    }
+    if (filter.types !== undefined) {
+      where.push("type IN (SELECT value FROM json_each(?))");
+      params.push(JSON.stringify(filter.types));
+    }
+    if (filter.ids !== undefined) {
+      where.push("id IN (SELECT value FROM json_each(?))");
+      params.push(JSON.stringify(filter.ids));
+    }
+    const sql = `SELECT id, kind, type, gid, version, label, "start", "end", attrs FROM nodes WHERE ${where.join(
+      " AND ",
+    )} ORDER BY id LIMIT ? OFFSET ?`;
+    params.push(filter.limit ?? -1, filter.offset ?? 0);
+    try {
+      const rows = this.stmt(sql).all(...params) as NodeRow[];
+      return rows.map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        type: r.type,
+        gid: r.gid,
+        version: r.version,
+        label: r.label,
+        start: r.start,
+        end: r.end,
+        attrs: JSON.parse(r.attrs) as GraphNode["attrs"],
+      }));
+    } catch (err) {
+      throw this.fail(`cannot read nodes of run ${runId}`, err);
+    }
+  }
+
+  async getEdges(runId: number, filter: EdgeFilter & KeysetFilter = {}): Promise<GraphEdge[]> {
+    const where = ["run_id = ?"];
+    const params: unknown[] = [runId];
+    if (filter.afterId !== undefined) {
+      where.push("id > ?");
+      params.push(filter.afterId);
+    }
+    if (filter.types !== undefined) {
+      where.push("type IN (SELECT value FROM json_each(?))");
+      params.push(JSON.stringify(filter.types));
+    }
+    if (filter.nodeIds !== undefined) {
+      const ids = JSON.stringify(filter.nodeIds);
+      // two index lookups (edges_src, edges_dst) rather than a scan of the run's edges
+      where.push(
+        `id IN (SELECT id FROM edges WHERE run_id = ? AND src IN (SELECT value FROM json_each(?))
+          UNION SELECT id FROM edges WHERE run_id = ? AND dst IN (SELECT value FROM json_each(?)))`,
+      );
+      params.push(runId, ids, runId, ids);
+    }
+    const sql = `SELECT id, type, op, src, dst, ts, ts_end, count, bytes, attrs FROM edges WHERE ${where.join(
+      " AND ",
+    )} ORDER BY id LIMIT ? OFFSET ?`;
+    params.push(filter.limit ?? -1, filter.offset ?? 0);
+    try {
+      const rows = this.stmt(sql).all(...params) as EdgeRow[];
+      return rows.map((r) => ({
+        id: r.id,
+        type: r.type,
+        op: r.op,
+        from: r.src,
+        to: r.dst,
+        ts: r.ts,
+        tsEnd: r.ts_end,
+        count: r.count,
+        bytes: r.bytes,
+        attrs: JSON.parse(r.attrs) as Record<string, unknown>,
+      }));
+    } catch (err) {
+      throw this.fail(`cannot read edges of run ${runId}`, err);
+    }
+  }
+
+  async *iterateSteps(runId: number, batchSize = 5000): AsyncIterable<Step[]> {
+    const size = Math.max(1, Math.floor(batchSize));
+    const first = this.stmt(
+      `SELECT seq, pid, call, resource, count, bytes, errors, "start", "end", dur, ret FROM steps
+       WHERE run_id = ? ORDER BY "start", seq LIMIT ?`,
+    );
+    const next = this.stmt(
+      `SELECT seq, pid, call, resource, count, bytes, errors, "start", "end", dur, ret FROM steps
+       WHERE run_id = ? AND ("start", seq) > (?, ?) ORDER BY "start", seq LIMIT ?`,
+    );
+    let last: StepRow | undefined;
+    for (;;) {
+      let rows: StepRow[];
+      try {
+        rows = (
+          last === undefined ? first.all(runId, size) : next.all(runId, last.start, last.seq, size)
+        ) as StepRow[];
+      } catch (err) {
+        throw this.fail(`cannot read steps of run ${runId}`, err);
+      }
+      if (rows.length === 0) return;
+      last = rows[rows.length - 1];
+      yield rows;
+      if (rows.length < size) return;
+    }
+  }
+
+  /**
+   * Nodes of a run in id order, in batches (keyset pagination, never the whole table at once).
+   * Not part of GraphStore yet; exporters use it when the store has it.
+   */
+  async *iterateNodes(
+    runId: number,
+    filter: { types?: NodeType[] } = {},
+    batchSize = 5000,
+  ): AsyncIterable<GraphNode[]> {
+    let after = 0;
+    const size = Math.max(1, Math.floor(batchSize));
+    for (;;) {
+      const batch = await this.getNodes(runId, { ...filter, afterId: after, limit: size });
+      if (batch.length === 0) return;
+      after = batch[batch.length - 1]!.id;
+      yield batch;
+      if (batch.length < size) return;
+    }
+  }
+
+  /** Edges of a run in id order, in batches (keyset pagination). */
+  async *iterateEdges(
+    runId: number,
+    filter: { types?: RelationType[] } = {},
+    batchSize = 5000,
+  ): AsyncIterable<GraphEdge[]> {
+    let after = 0;
+    const size = Math.max(1, Math.floor(batchSize));
+    for (;;) {
+      const batch = await this.getEdges(runId, { ...filter, afterId: after, limit: size });
+      if (batch.length === 0) return;
+      after = batch[batch.length - 1]!.id;
+      yield batch;
+      if (batch.length < size) return;
+    }
+  }
+
+  async getProblems(runId: number, limit?: number): Promise<Problem[]> {
+    try {
+      return this.stmt(
+        "SELECT file, line, message, text FROM problems WHERE run_id = ? ORDER BY rowid LIMIT ?",
+      ).all(runId, limit ?? -1) as Problem[];
+    } catch (err) {
+      throw this.fail(`cannot read problems of run ${runId}`, err);
+    }
+  }
+
+  async deleteRun(id: number): Promise<void> {
+    try {
+      this.db
+        .transaction(() => {
+          for (const table of ["nodes", "edges", "steps", "problems"]) {
+            this.stmt(`DELETE FROM ${table} WHERE run_id = ?`).run(id);
+          }
+          this.stmt("DELETE FROM runs WHERE id = ?").run(id);
+        })
+        .immediate();
+    } catch (err) {
+      throw this.fail(`cannot delete run ${id}`, err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.db.close();
+    } catch (err) {
+      throw this.fail("cannot close", err);
+    }
+  }
+}
+
+/** Open (creating and migrating when writable) the provflow database at `path`. */
+export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
+  return new SqliteStore(path, opts);
+}

@@ -1,0 +1,372 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { GraphEdge, GraphNode } from "../src/graph/prov-types.js";
+import type { Batch, GraphStore, NewRun, Step } from "../src/store/store-types.js";
+
+/** Shared fixtures for the store contract and exporter tests. */
+export function newRun(name: string, extra: Partial<NewRun> = {}): NewRun {
+  return {
+    name,
+    source: "strace-ff",
+    command: ["sh", "-c", "echo hi > out.txt"],
+    tracerCommand: ["strace", "-f", "-ttt", "-T", "-o", "trace", "sh", "-c", "echo hi > out.txt"],
+    host: "builder-01",
+    machineId: "0123456789abcdef0123456789abcdef",
+    bootId: "b0b0b0b0-1111-2222-3333-444455556666",
+    cwd: "/home/ci/project",
+    user: "ci",
+    start: 1_700_000_000_123_456,
+    ...extra,
+  };
+}
+
+export function fileNode(id: number, path: string, version = 0, attrs: GraphNode["attrs"] = {}): GraphNode {
+  return {
+    id,
+    kind: "entity",
+    type: "file",
+    gid: `file://builder-01${path}`,
+    version,
+    label: path,
+    start: null,
+    end: null,
+    attrs: { path, ...attrs },
+  };
+}
+
+export function processNode(
+  id: number,
+  pid: number,
+  argv: string[],
+  start: number,
+  end: number | null,
+): GraphNode {
+  return {
+    id,
+    kind: "activity",
+    type: "process",
+    gid: `proc://builder-01/boot/${pid}@${start}`,
+    version: 0,
+    label: argv.join(" "),
+    start,
+    end,
+    attrs: { pid, exe: argv[0] ?? "", argv, generation: 0 },
+  };
+}
+
+export function edge(
+  id: number,
+  type: GraphEdge["type"],
+  op: GraphEdge["op"],
+  from: number,
+  to: number,
+  ts: number | null = null,
+): GraphEdge {
+  return { id, type, op, from, to, ts, tsEnd: ts, count: 1, bytes: 0, attrs: {} };
+}
+
+function batch(part: Partial<Batch>): Batch {
+  return { nodes: [], edges: [], steps: [], problems: [], ...part };
+}
+
+function step(seq: number, start: number, pid = 100): Step {
+  return {
+    seq,
+    pid,
+    call: "read",
+    resource: `/data/f${seq % 7}`,
+    count: 1 + (seq % 3),
+    bytes: seq * 10,
+    errors: seq % 5 === 0 ? 1 : 0,
+    start,
+    end: start + 5,
+    dur: 4,
+    ret: seq % 11 === 0 ? null : String(seq),
+  };
+}
+
+async function collectSteps(store: GraphStore, runId: number, batchSize?: number): Promise<Step[][]> {
+  const batches: Step[][] = [];
+  for await (const b of store.iterateSteps(runId, batchSize)) batches.push(b);
+  return batches;
+}
+
+/**
+ * The tests every GraphStore implementation must pass. `open` gives a fresh, empty store for each
+ * test; `cleanup` runs after it was closed.
+ */
+export function defineStoreContract(
+  name: string,
+  open: () => Promise<GraphStore>,
+  cleanup?: () => Promise<void>,
+): void {
+  describe(`GraphStore contract: ${name}`, () => {
+    let store: GraphStore;
+
+    beforeEach(async () => {
+      store = await open();
+    });
+
+    afterEach(async () => {
+      await store.close();
+      if (cleanup !== undefined) await cleanup();
+    });
+
+    it("creates runs and finds them by id, numeric string, name and as latest", async () => {
+      expect(await store.latestRun()).toBeNull();
+      expect(await store.listRuns()).toEqual([]);
+      const a = await store.createRun(newRun("build"));
+      const b = await store.createRun(newRun("test", { tracerCommand: null, start: null }));
+      const c = await store.createRun(newRun("build", { command: ["make", "-j8"] }));
+      expect(new Set([a, b, c]).size).toBe(3);
+
+      const byId = await store.findRun(a);
+      expect(byId).toMatchObject({
+        id: a,
+        name: "build",
+        source: "strace-ff",
+        command: ["sh", "-c", "echo hi > out.txt"],
+        tracerCommand: ["strace", "-f", "-ttt", "-T", "-o", "trace", "sh", "-c", "echo hi > out.txt"],
+        host: "builder-01",
+        machineId: "0123456789abcdef0123456789abcdef",
+        bootId: "b0b0b0b0-1111-2222-3333-444455556666",
+        cwd: "/home/ci/project",
+        user: "ci",
+        start: 1_700_000_000_123_456,
+        end: null,
+        exitCode: null,
+        exitSignal: null,
+        status: "running",
+        nodeCount: 0,
+        edgeCount: 0,
+      });
+      expect((await store.findRun(String(b)))?.name).toBe("test");
+      const testRun = await store.findRun("test");
+      expect(testRun?.tracerCommand).toBeNull();
+      expect(testRun?.start).toBeNull();
+      // by name: the newest run of that name
+      expect((await store.findRun("build"))?.id).toBe(c);
+      expect((await store.findRun("build"))?.command).toEqual(["make", "-j8"]);
+      expect(await store.findRun("nope")).toBeNull();
+      expect(await store.findRun(999_999)).toBeNull();
+      expect((await store.latestRun())?.id).toBe(c);
+      expect((await store.listRuns()).map((r) => r.id)).toEqual([a, b, c]);
+    });
+
+    it("updates a run: status, times, exit, stats, cwd", async () => {
+      const id = await store.createRun(newRun("u", { cwd: null }));
+      await store.updateRun(id, {
+        end: 1_700_000_009_000_001,
+        exitCode: 2,
+        exitSignal: "SIGKILL",
+        status: "complete",
+        stats: { lines: 10, bytes: 1234, events: 7, calls: 9, problems: 1, unfinished: 3 },
+        cwd: "/tmp/w",
+      });
+      const r = await store.findRun(id);
+      expect(r).toMatchObject({
+        start: 1_700_000_000_123_456,
+        end: 1_700_000_009_000_001,
+        exitCode: 2,
+        exitSignal: "SIGKILL",
+        status: "complete",
+        stats: { lines: 10, bytes: 1234, events: 7, calls: 9, problems: 1, unfinished: 3 },
+        cwd: "/tmp/w",
+      });
+      // a partial patch leaves the rest alone; null clears
+      await store.updateRun(id, { status: "incomplete", exitSignal: null });
+      expect(await store.findRun(id)).toMatchObject({ status: "incomplete", exitCode: 2, exitSignal: null });
+      await expect(store.updateRun(424_242, { status: "complete" })).rejects.toThrow(/424242/);
+    });
+
+    it("upserts nodes and edges by id, keeping the latest write", async () => {
+      const id = await store.createRun(newRun("up"));
+      const p = processNode(1, 4242, ["/bin/cat", "in.txt"], 1_700_000_000_000_000, null);
+      await store.appendBatch(
+        id,
+        batch({ nodes: [p, fileNode(2, "/w/in.txt")], edges: [edge(1, "used", "read", 1, 2)] }),
+      );
+      const ended = { ...p, end: 1_700_000_001_000_000, attrs: { ...p.attrs, exitCode: 0 } };
+      const grown = { ...edge(1, "used", "read", 1, 2), count: 5, bytes: 4096, tsEnd: 1_700_000_000_500_000 };
+      await store.appendBatch(id, batch({ nodes: [ended], edges: [grown] }));
+      const nodes = await store.getNodes(id);
+      expect(nodes).toHaveLength(2);
+      expect(nodes[0]).toEqual(ended);
+      expect(nodes[0]?.attrs.exitCode).toBe(0);
+      const edges = await store.getEdges(id);
+      expect(edges).toEqual([grown]);
+      const run = await store.findRun(id);
+      expect(run?.nodeCount).toBe(2);
+      expect(run?.edgeCount).toBe(1);
+    });
+
+    it("filters nodes by type and ids, edges by type and touching nodes, with limit/offset", async () => {
+      const id = await store.createRun(newRun("f"));
+      const nodes: GraphNode[] = [
+        processNode(1, 10, ["sh"], 1, 100),
+        processNode(2, 11, ["cat"], 2, 90),
+        fileNode(3, "/a"),
+        fileNode(4, "/b"),
+        fileNode(5, "/b", 1),
+        { ...fileNode(6, "pipe:[77]"), type: "pipe", gid: "pipe://builder-01/boot/77" },
+        {
+          id: 7,
+          kind: "agent",
+          type: "user",
+          gid: "user://builder-01/1000",
+          version: 0,
+          label: "ci",
+          start: null,
+          end: null,
+          attrs: { uid: 1000 },
+        },
+      ];
+      const edges: GraphEdge[] = [
+        edge(1, "wasInformedBy", "fork", 2, 1, 5),
+        edge(2, "used", "read", 2, 3, 6),
+        edge(3, "wasGeneratedBy", "write", 5, 2, 7),
+        edge(4, "wasDerivedFrom", "version", 5, 4, 7),
+        edge(5, "wasGeneratedBy", "write", 6, 1, 8),
+        edge(6, "wasAssociatedWith", "associated", 1, 7),
+      ];
+      // out of order on purpose: reads come back ordered by id
+      await store.appendBatch(id, batch({ nodes: [...nodes].reverse(), edges: [...edges].reverse() }));
+
+      expect((await store.getNodes(id)).map((n) => n.id)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect((await store.getNodes(id, { types: ["process"] })).map((n) => n.id)).toEqual([1, 2]);
+      expect((await store.getNodes(id, { types: ["file", "pipe"] })).map((n) => n.id)).toEqual([3, 4, 5, 6]);
+      expect((await store.getNodes(id, { ids: [7, 3, 99] })).map((n) => n.id)).toEqual([3, 7]);
+      expect((await store.getNodes(id, { types: ["file"], ids: [1, 4, 5] })).map((n) => n.id)).toEqual([
+        4, 5,
+      ]);
+      expect((await store.getNodes(id, { limit: 3 })).map((n) => n.id)).toEqual([1, 2, 3]);
+      expect((await store.getNodes(id, { limit: 3, offset: 3 })).map((n) => n.id)).toEqual([4, 5, 6]);
+      expect((await store.getNodes(id, { offset: 5 })).map((n) => n.id)).toEqual([6, 7]);
+      expect(await store.getNodes(id, { types: ["socket"] })).toEqual([]);
+      expect(await store.getNodes(id, { ids: [] })).toEqual([]);
+      expect((await store.getNodes(id, { types: ["user"] }))[0]).toEqual(nodes[6]);
+
+      expect((await store.getEdges(id)).map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect((await store.getEdges(id, { types: ["wasGeneratedBy"] })).map((e) => e.id)).toEqual([3, 5]);
+      expect((await store.getEdges(id, { nodeIds: [2] })).map((e) => e.id)).toEqual([1, 2, 3]);
+      expect((await store.getEdges(id, { nodeIds: [4, 6] })).map((e) => e.id)).toEqual([4, 5]);
+      expect((await store.getEdges(id, { nodeIds: [1], types: ["wasInformedBy"] })).map((e) => e.id)).toEqual(
+        [1],
+      );
+      expect((await store.getEdges(id, { limit: 2, offset: 2 })).map((e) => e.id)).toEqual([3, 4]);
+      expect(await store.getEdges(id, { nodeIds: [] })).toEqual([]);
+      expect((await store.getEdges(id, { types: ["wasInformedBy"] }))[0]).toEqual(edges[0]);
+    });
+
+    it("hands steps over in (start, seq) order, in batches across the batch-size boundary", async () => {
+      const id = await store.createRun(newRun("s"));
+      const steps: Step[] = [];
+      // 2 * 5000 + 3 steps, several sharing a start time, written in two batches and out of order
+      for (let i = 1; i <= 10_003; i++) steps.push(step(i, 1_700_000_000_000_000 + Math.floor(i / 4)));
+      await store.appendBatch(id, batch({ steps: steps.slice(6000).reverse() }));
+      await store.appendBatch(id, batch({ steps: steps.slice(0, 6000) }));
+      const batches = await collectSteps(store, id);
+      expect(batches.map((b) => b.length)).toEqual([5000, 5000, 3]);
+      const flat = batches.flat();
+      expect(flat.map((s) => s.seq)).toEqual(steps.map((s) => s.seq));
+      expect(flat[10]).toEqual(steps[10]);
+      expect(flat[10]?.ret).toBeNull();
+      const small = await collectSteps(store, id, 4);
+      expect(small).toHaveLength(2501);
+      expect(small.every((b, i) => b.length === (i < 2500 ? 4 : 3))).toBe(true);
+      expect(small.flat().map((s) => s.seq)).toEqual(steps.map((s) => s.seq));
+      // exactly one full batch: no empty trailing batch is handed over
+      const other = await store.createRun(newRun("s2"));
+      await store.appendBatch(other, batch({ steps: steps.slice(0, 10) }));
+      expect((await collectSteps(store, other, 10)).map((b) => b.length)).toEqual([10]);
+      expect(await collectSteps(store, await store.createRun(newRun("empty")))).toEqual([]);
+    });
+
+    it("stores problems with file and line", async () => {
+      const id = await store.createRun(newRun("p"));
+      await store.appendBatch(
+        id,
+        batch({
+          problems: [
+            { file: "trace.1234", line: 17, message: "unparsable line", text: 'read(3, "abc' },
+            { file: "trace.1234", line: 90, message: "truncated log", text: null },
+          ],
+        }),
+      );
+      await store.appendBatch(
+        id,
+        batch({ problems: [{ file: "trace.99", line: 1, message: "x", text: "" }] }),
+      );
+      const all = await store.getProblems(id);
+      expect(all).toEqual([
+        { file: "trace.1234", line: 17, message: "unparsable line", text: 'read(3, "abc' },
+        { file: "trace.1234", line: 90, message: "truncated log", text: null },
+        { file: "trace.99", line: 1, message: "x", text: "" },
+      ]);
+      expect(await store.getProblems(id, 2)).toEqual(all.slice(0, 2));
+    });
+
+    it("deletes one run and everything of it, and nothing of the others", async () => {
+      const keep = await store.createRun(newRun("keep"));
+      const drop = await store.createRun(newRun("drop"));
+      for (const id of [keep, drop]) {
+        await store.appendBatch(id, {
+          nodes: [processNode(1, 1, ["sh"], 1, 2), fileNode(2, "/x")],
+          edges: [edge(1, "used", "read", 1, 2)],
+          steps: [step(1, 10), step(2, 11)],
+          problems: [{ file: "f", line: 1, message: "m", text: null }],
+        });
+      }
+      await store.deleteRun(drop);
+      expect(await store.findRun(drop)).toBeNull();
+      expect(await store.findRun("drop")).toBeNull();
+      expect(await store.getNodes(drop)).toEqual([]);
+      expect(await store.getEdges(drop)).toEqual([]);
+      expect(await collectSteps(store, drop)).toEqual([]);
+      expect(await store.getProblems(drop)).toEqual([]);
+      expect((await store.listRuns()).map((r) => r.id)).toEqual([keep]);
+      expect(await store.getNodes(keep)).toHaveLength(2);
+      expect(await store.getEdges(keep)).toHaveLength(1);
+      expect((await collectSteps(store, keep)).flat()).toHaveLength(2);
+      expect(await store.getProblems(keep)).toHaveLength(1);
+    });
+
+    it("round-trips unicode, big attributes, large integers and null times", async () => {
+      const id = await store.createRun(newRun("données ✓ 日本", { command: ["echo", "héllo\u0000\n\t🙂"] }));
+      const env = Array.from({ length: 2000 }, (_, i) => `VAR_${i}=${"é".repeat(i % 50)}🙂`);
+      const big: GraphNode = {
+        ...processNode(1, 2_147_483_647, ["/usr/bin/printf", "%s", 'naïve — “quotes” \\ "q"'], 0, null),
+        attrs: {
+          pid: 2_147_483_647,
+          env,
+          argv: ["a\nb", "tab\t", "nul\u0000"],
+          nested: { deep: [1, { x: "ÿ" }] },
+        },
+      };
+      const weird = fileNode(2, "/tmp/spaces and 'quotes'/ファイル.txt", 3);
+      const huge: GraphEdge = {
+        ...edge(1, "wasGeneratedBy", "write", 2, 1, Number.MAX_SAFE_INTEGER - 1),
+        tsEnd: null,
+        count: 4_000_000_000,
+        bytes: Number.MAX_SAFE_INTEGER,
+        attrs: { offset: 2 ** 40, neg: -123_456_789_012, ratio: 0.125 },
+      };
+      const nullTimes = { ...edge(2, "used", "read", 1, 2), ts: null, tsEnd: null };
+      await store.appendBatch(id, batch({ nodes: [big, weird], edges: [huge, nullTimes] }));
+      const run = await store.findRun("données ✓ 日本");
+      expect(run?.command).toEqual(["echo", "héllo\u0000\n\t🙂"]);
+      const nodes = await store.getNodes(id);
+      expect(nodes).toEqual([big, weird]);
+      expect(JSON.stringify(nodes[0]?.attrs).length).toBeGreaterThan(60_000);
+      expect(nodes[0]?.start).toBe(0);
+      expect(nodes[0]?.end).toBeNull();
+      expect(nodes[1]?.start).toBeNull();
+      const edges = await store.getEdges(id);
+      expect(edges).toEqual([huge, nullTimes]);
+      expect(edges[0]?.bytes).toBe(9_007_199_254_740_991);
+    });
+
+    it("rejects a batch for a run that does not exist", async () => {
+      await expect(store.appendBatch(31_337, batch({ nodes: [fileNode(1, "/x")] }))).rejects.toThrow(/31337/);
+    });
+  });
+}
