@@ -1,0 +1,15 @@
+import { execSync } from "node:child_process";
+import { replayBench } from "./replay-bench.js";
+import { traceOverheadBench } from "./trace-overhead-bench.js";
+
+/** `npm run bench`: every benchmark, each figure next to the peer's on the same input. */
+const only = process.argv[2];
+const out: string[] = [
+  `## provflow benchmarks — ${new Date().toISOString()}`,
+  "",
+  `Machine: ${execSync("nproc").toString().trim()} cores, node ${process.version}, ${execSync("strace -V | head -1").toString().trim()}`,
+  "",
+];
+if (!only || only === "replay") out.push(...replayBench(), "");
+if (!only || only === "trace") out.push(...traceOverheadBench(), "");
+process.stdout.write(`${out.join("\n")}\n`);

@@ -1,0 +1,144 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { constants as osConstants, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { RunContext } from "../events/event-types.js";
+import { type PipelineResult, runPipeline } from "../ingest/ingest-pipeline.js";
+import { followFileLines } from "../sources/line-batches.js";
+import { findFormat } from "../sources/source-registry.js";
+import type { GraphStore, Problem } from "../store/store-types.js";
+import { CaptureError } from "../util/errors.js";
+import type { HostInfo } from "../util/host-info.js";
+import { planTracer, preflight, type TracerName } from "./tracer-command.js";
+
+export interface TraceOptions {
+  store: GraphStore;
+  host: HostInfo;
+  tracer: TracerName;
+  command: string[] | null;
+  pid: number | null;
+  name?: string;
+  /** keep the tracer's log here (else a temporary file, removed afterwards) */
+  log?: string;
+  env?: boolean;
+  onProblem?: (p: Problem) => void;
+}
+
+export interface TraceOutcome {
+  runId: number;
+  result: PipelineResult;
+  /** the status provflow should exit with: the traced command's */
+  exitStatus: number;
+  interrupted: boolean;
+  tracerFailed: boolean;
+}
+
+function procCmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  } catch {
+    return [`pid ${pid}`];
+  }
+}
+
+function signalNumber(sig: NodeJS.Signals): number {
+  return (osConstants.signals as Record<string, number>)[sig] ?? 1;
+}
+
+/**
+ * Runs the command (or attaches to a pid) under the tracer, recording to a log file that is parsed
+ * while it grows; the command keeps provflow's stdin, stdout and stderr.
+ */
+export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
+  const tmp = opts.log ? null : await mkdtemp(join(tmpdir(), "provflow-trace-"));
+  const log = opts.log ? resolve(opts.log) : join(tmp!, `trace.${opts.tracer}`);
+  const req = { tracer: opts.tracer, log, command: opts.command, pid: opts.pid, env: opts.env };
+  preflight(req);
+  const plan = planTracer(req);
+  await writeFile(log, "");
+
+  const command = opts.command ?? procCmdline(opts.pid!);
+  const ctx: RunContext = {
+    host: opts.host.host,
+    machineId: opts.host.machineId ?? undefined,
+    bootId: opts.host.bootId ?? undefined,
+    cwd: process.cwd(),
+    clock: "epoch",
+  };
+  const runId = await opts.store.createRun({
+    name:
+      opts.name ?? command.map((a) => (a.includes("/") ? a.slice(a.lastIndexOf("/") + 1) : a))[0] ?? "trace",
+    source: opts.tracer,
+    command,
+    tracerCommand: plan.argv,
+    host: opts.host.host,
+    machineId: opts.host.machineId,
+    bootId: opts.host.bootId,
+    cwd: process.cwd(),
+    user: opts.host.user,
+    start: Date.now() * 1000,
+  });
+
+  let interrupted = false;
+  const child = spawn(plan.argv[0]!, plan.argv.slice(1), { stdio: "inherit" });
+  const onInt = () => {
+    interrupted = true;
+    // the terminal already sent SIGINT to the whole foreground group; when provflow alone got it,
+    // pass it on so strace detaches (-p) or the command stops
+    if (opts.pid !== null) child.kill("SIGINT");
+  };
+  const onTerm = () => {
+    interrupted = true;
+    child.kill("SIGTERM");
+  };
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  process.on("SIGHUP", onTerm);
+
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res, rej) => {
+    child.on("error", (err) =>
+      rej(new CaptureError(`cannot start ${plan.tracer}: ${err.message}`, { cause: err })),
+    );
+    child.on("exit", (code, signal) => res({ code, signal }));
+  });
+
+  const format = findFormat(opts.tracer)!;
+  let result: PipelineResult;
+  try {
+    result = await runPipeline(
+      [
+        {
+          label: log,
+          batches: followFileLines(log, { done: exited }),
+          parser: format.createParser({ file: log, ctx }),
+        },
+      ],
+      {
+        store: opts.store,
+        runId,
+        ctx,
+        user: opts.host.uid !== null ? { uid: opts.host.uid, name: opts.host.user ?? undefined } : undefined,
+        onProblem: opts.onProblem,
+        flushEvents: 20_000,
+      },
+    );
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+    process.off("SIGHUP", onTerm);
+  }
+  const status = await exited;
+  const tracerFailed = result.stats.lines === 0 && (status.code ?? 1) !== 0;
+  const exitStatus = status.signal ? 128 + signalNumber(status.signal) : (status.code ?? 1);
+  await opts.store.updateRun(runId, {
+    status: interrupted && opts.pid === null ? "incomplete" : "complete",
+    start: result.start,
+    end: result.end ?? Date.now() * 1000,
+    exitCode: result.exitCode ?? (status.signal ? null : status.code),
+    exitSignal: result.exitSignal ?? status.signal,
+    stats: { ...result.stats, interrupted: interrupted ? 1 : 0 },
+  });
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+  return { runId, result, exitStatus, interrupted, tracerFailed };
+}

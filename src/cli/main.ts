@@ -1,0 +1,279 @@
+import { createWriteStream } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { traceCommand } from "../capture/trace-run.js";
+import { formatSteps } from "../export/calls-format.js";
+import { storeExportInput } from "../export/export-input.js";
+import { writableSink } from "../export/export-sink.js";
+import { exportFormats, getExporter } from "../export/exporter-registry.js";
+import { formatSummary } from "../export/summary-format.js";
+import { buildRunSummary } from "../graph/run-summary.js";
+import { runIngest } from "../ingest/run-ingest.js";
+import { resolveDbPath } from "../store/db-path.js";
+import { openSqliteStore } from "../store/sqlite-store.js";
+import type { GraphStore, Problem, RunRecord } from "../store/store-types.js";
+import { ExitCode, NotFoundError, ProvflowError, UsageError } from "../util/errors.js";
+import { currentHostInfo } from "../util/host-info.js";
+import { installEpipeHandler, logErr, writeOut } from "./output.js";
+import { formatRunsTable } from "./runs-table.js";
+
+const VERSION = "0.1.0";
+
+function openStore(db?: string): GraphStore {
+  return openSqliteStore(resolveDbPath(db));
+}
+
+async function findRunOrLatest(store: GraphStore, ref?: string): Promise<RunRecord> {
+  const run = ref ? await store.findRun(ref) : await store.latestRun();
+  if (!run) throw new NotFoundError(ref ? `no run ${ref} in the database` : "the database holds no run yet");
+  return run;
+}
+
+function problemReporter(quiet: boolean, max = 10) {
+  let shown = 0;
+  let hidden = 0;
+  return {
+    onProblem(p: Problem) {
+      if (quiet) return;
+      if (shown < max) {
+        shown++;
+        logErr(`${p.file}:${p.line}: ${p.message}${p.text ? `: ${p.text.slice(0, 120)}` : ""}`);
+      } else hidden++;
+    },
+    close(runId: number) {
+      if (hidden > 0) logErr(`… and ${hidden} more problems (provflow problems ${runId})`);
+    },
+  };
+}
+
+async function withStore<T>(db: string | undefined, fn: (store: GraphStore) => Promise<T>): Promise<T> {
+  const store = openStore(db);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function dbOption() {
+  return new Option("--db <file>", "SQLite database (default: $PROVFLOW_DB or ./provflow.db)");
+}
+
+export function buildProgram(): Command {
+  const program = new Command("provflow")
+    .description("System provenance for Linux: what did this run really do, and what came from what?")
+    .version(VERSION)
+    .enablePositionalOptions()
+    .showHelpAfterError();
+
+  program
+    .command("trace")
+    .description("run CMD under strace (or ltrace) and record its batchflow; exits with CMD's status")
+    .addOption(dbOption())
+    .option("--name <name>", "name of the run")
+    .option("-o, --output <log>", "keep the tracer's log in this file")
+    .addOption(new Option("--tracer <tracer>", "tracer").choices(["strace", "ltrace"]).default("strace"))
+    .option("-p, --pid <pid>", "attach to a running process and its descendants until they end or Ctrl-C")
+    .option("--env", "record each exec's environment (may hold secrets)")
+    .option("-q, --quiet", "print nothing after the run")
+    .option("--json", "print the run record as JSON on stderr after the run")
+    .argument("[command...]", "the command to run, after --")
+    .passThroughOptions()
+    .action(async (command: string[], o) => {
+      const pid = o.pid !== undefined ? Number(o.pid) : null;
+      if (pid !== null && (!Number.isInteger(pid) || pid <= 0))
+        throw new UsageError(`--pid needs a process id, not ${o.pid}`);
+      if (pid === null && command.length === 0)
+        throw new UsageError("nothing to trace: provflow trace -- CMD [ARGS…] or -p PID");
+      if (pid !== null && command.length > 0)
+        throw new UsageError("give either a command or --pid, not both");
+      const code = await withStore(o.db, async (store) => {
+        const reporter = problemReporter(Boolean(o.quiet));
+        const outcome = await traceCommand({
+          store,
+          host: currentHostInfo(),
+          tracer: o.tracer,
+          command: pid === null ? command : null,
+          pid,
+          name: o.name,
+          log: o.output,
+          env: Boolean(o.env),
+          onProblem: reporter.onProblem,
+        });
+        reporter.close(outcome.runId);
+        if (outcome.tracerFailed) {
+          logErr(
+            `${o.tracer} could not trace the command (its own message is above); no events were recorded`,
+          );
+          return ExitCode.tracer;
+        }
+        if (!o.quiet) {
+          const run = (await store.findRun(outcome.runId))!;
+          if (o.json) process.stderr.write(`${JSON.stringify(run)}\n`);
+          else process.stderr.write(formatRunsTable([run]));
+        }
+        return outcome.exitStatus;
+      });
+      process.exitCode = code;
+    });
+
+  program
+    .command("ingest")
+    .description("replay existing strace/ltrace logs (-o, -ff sets, stderr style) into a run")
+    .addOption(dbOption())
+    .option("--name <name>", "name of the run")
+    .option("--kind <kind>", "force the log kind instead of detecting it (strace, ltrace)")
+    .option(
+      "--date <yyyy-mm-dd>",
+      "date of clock-only timestamps (-t/-tt); default: from a .ini beside the log, else 1970-01-01",
+    )
+    .option(
+      "--host <host>",
+      "machine the log was recorded on (default: from a .ini beside the log, else this one)",
+    )
+    .option(
+      "--cwd <dir>",
+      "working directory of the first process, to resolve relative paths of logs without -y",
+    )
+    .option("-q, --quiet", "no progress, no problem lines")
+    .option("--json", "print the run record as JSON on stdout")
+    .argument("<files...>", "log files; a -ff prefix or directory; - for stdin")
+    .action(async (files: string[], o) => {
+      await withStore(o.db, async (store) => {
+        const reporter = problemReporter(Boolean(o.quiet));
+        const { runId, stopped } = await runIngest({
+          store,
+          files,
+          name: o.name,
+          kind: o.kind,
+          date: o.date,
+          host: o.host,
+          cwd: o.cwd,
+          quiet: Boolean(o.quiet),
+          onProblem: reporter.onProblem,
+        });
+        reporter.close(runId);
+        const run = (await store.findRun(runId))!;
+        if (o.json) await writeOut(`${JSON.stringify(run)}\n`);
+        else await writeOut(formatRunsTable([run]));
+        if (stopped) process.exitCode = ExitCode.interrupted;
+      });
+    });
+
+  program
+    .command("runs")
+    .description("list the recorded runs")
+    .addOption(dbOption())
+    .option("--json", "JSON array")
+    .action(async (o) => {
+      await withStore(o.db, async (store) => {
+        const runs = await store.listRuns();
+        await writeOut(o.json ? `${JSON.stringify(runs, null, 2)}\n` : formatRunsTable(runs));
+      });
+    });
+
+  program
+    .command("summary")
+    .description("process tree, executables, libraries, files by category, sockets and pipes of a run")
+    .addOption(dbOption())
+    .addOption(
+      new Option("--format <format>", "output format").choices(["txt", "json", "xml"]).default("txt"),
+    )
+    .option("--json", "same as --format json")
+    .argument("[run]", "run id or name (default: the latest)")
+    .action(async (ref: string | undefined, o) => {
+      await withStore(o.db, async (store) => {
+        const run = await findRunOrLatest(store, ref);
+        const [nodes, edges] = await Promise.all([store.getNodes(run.id), store.getEdges(run.id)]);
+        const summary = buildRunSummary(run, nodes, edges);
+        await writeOut(formatSummary(summary, o.json ? "json" : o.format));
+      });
+    });
+
+  program
+    .command("calls")
+    .description("the aggregated call log: consecutive calls of a process on a resource folded into one step")
+    .addOption(dbOption())
+    .addOption(
+      new Option("--format <format>", "output format").choices(["txt", "csv", "json"]).default("txt"),
+    )
+    .option("--json", "same as --format json")
+    .argument("[run]", "run id or name (default: the latest)")
+    .action(async (ref: string | undefined, o) => {
+      await withStore(o.db, async (store) => {
+        const run = await findRunOrLatest(store, ref);
+        await formatSteps(store.iterateSteps(run.id), o.json ? "json" : o.format, writeOut);
+      });
+    });
+
+  program
+    .command("export")
+    .description("export a run's provenance graph")
+    .addOption(dbOption())
+    .addOption(
+      new Option("--format <format>", "export format").choices(exportFormats()).makeOptionMandatory(),
+    )
+    .option("-o, --output <file>", "write here instead of stdout")
+    .option("--redact", "redact secrets in command lines and environments")
+    .argument("[run]", "run id or name (default: the latest)")
+    .action(async (ref: string | undefined, o) => {
+      await withStore(o.db, async (store) => {
+        const run = await findRunOrLatest(store, ref);
+        const exporter = getExporter(o.format);
+        if (!exporter) throw new UsageError(`unknown export format ${o.format}`);
+        const file = o.output ? createWriteStream(o.output) : null;
+        await exporter.write(
+          storeExportInput(store, run, { redact: Boolean(o.redact) }),
+          file ? writableSink(file) : writeOut,
+        );
+        if (file)
+          await new Promise<void>((res, rej) => file.end((err?: Error | null) => (err ? rej(err) : res())));
+      });
+    });
+
+  program
+    .command("problems")
+    .description("the lines of a run's inputs that could not be understood, with where they were")
+    .addOption(dbOption())
+    .option("--json", "JSON array")
+    .option("--limit <n>", "at most this many", "1000")
+    .argument("[run]", "run id or name (default: the latest)")
+    .action(async (ref: string | undefined, o) => {
+      await withStore(o.db, async (store) => {
+        const run = await findRunOrLatest(store, ref);
+        const problems = await store.getProblems(run.id, Number(o.limit));
+        if (o.json) await writeOut(`${JSON.stringify(problems, null, 2)}\n`);
+        else {
+          for (const p of problems)
+            await writeOut(`${p.file}:${p.line}: ${p.message}${p.text ? `: ${p.text}` : ""}\n`);
+          if (run.stats.problems > problems.length) {
+            await writeOut(`(${run.stats.problems} problems in all; ${problems.length} kept)\n`);
+          }
+        }
+      });
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  installEpipeHandler();
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : ExitCode.usage;
+      return;
+    }
+    if (err instanceof ProvflowError) {
+      logErr(err.message);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    logErr(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 70;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,97 @@
+import type { ProvEvent, RunContext } from "../events/event-types.js";
+import { GraphBuilder } from "../graph/graph-builder.js";
+import type { LineBatch } from "../sources/line-batches.js";
+import type { LineParser } from "../sources/source-types.js";
+import type { Batch, GraphStore, Problem, RunStats } from "../store/store-types.js";
+
+/** One input of a run: its line batches and the parser for its format. */
+export interface PipelineInput {
+  label: string;
+  batches: AsyncIterable<LineBatch>;
+  parser: LineParser;
+}
+
+export interface PipelineOptions {
+  store: GraphStore;
+  runId: number;
+  ctx: RunContext;
+  user?: { uid: number; name?: string };
+  /** write to the store once this many events have been added since the last write */
+  flushEvents?: number;
+  /** called after each batch with the bytes consumed so far */
+  onProgress?: (bytes: number) => void;
+  /** called with each problem as it is found (for stderr reporting) */
+  onProblem?: (p: Problem) => void;
+  /** checked between batches: true stops reading (Ctrl-C) */
+  shouldStop?: () => boolean;
+}
+
+export interface PipelineResult {
+  stats: RunStats;
+  start: number | null;
+  end: number | null;
+  /** exit of the first process of the run */
+  exitCode: number | null;
+  exitSignal: string | null;
+  stopped: boolean;
+}
+
+/**
+ * sources → events → graph → store: reads every input batch by batch, hands the events to the
+ * graph builder and writes what changed in one transaction per flush. Only the graph being built
+ * stays in memory.
+ */
+export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions): Promise<PipelineResult> {
+  const builder = new GraphBuilder({ ctx: opts.ctx, user: opts.user });
+  const flushEvents = opts.flushEvents ?? 50_000;
+  const stats: RunStats = { lines: 0, bytes: 0, events: 0, calls: 0, problems: 0 };
+  let pendingEvents = 0;
+  let stopped = false;
+
+  const flush = async (batch: Batch) => {
+    for (const p of batch.problems) opts.onProblem?.(p);
+    if (batch.nodes.length || batch.edges.length || batch.steps.length || batch.problems.length) {
+      await opts.store.appendBatch(opts.runId, batch);
+    }
+    pendingEvents = 0;
+  };
+  const take = (events: ProvEvent[]) => {
+    builder.add(events);
+    stats.events += events.length;
+    pendingEvents += events.length;
+  };
+
+  outer: for (const input of inputs) {
+    for await (const batch of input.batches) {
+      stats.lines += batch.lines.length;
+      stats.bytes += batch.bytes;
+      take(input.parser.push(batch.lines, batch.firstLine));
+      if (pendingEvents >= flushEvents) await flush(builder.drain());
+      opts.onProgress?.(stats.bytes);
+      if (opts.shouldStop?.()) {
+        stopped = true;
+        take(input.parser.end());
+        break outer;
+      }
+    }
+    take(input.parser.end());
+  }
+  await flush(builder.drain());
+  await flush(builder.finish());
+
+  const b = builder.stats;
+  for (const [k, v] of Object.entries(b)) {
+    if (typeof v === "number" && !(k in stats && k !== "problems" && k !== "calls")) stats[k] = v;
+  }
+  stats.calls = b.calls ?? stats.calls;
+  stats.problems = b.problems ?? stats.problems;
+  const root = builder.rootExit();
+  return {
+    stats,
+    start: builder.firstTs(),
+    end: builder.lastTs(),
+    exitCode: root?.code ?? null,
+    exitSignal: root?.signal ?? null,
+    stopped,
+  };
+}

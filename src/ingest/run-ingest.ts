@@ -1,0 +1,93 @@
+import { existsSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { Progress } from "../cli/output.js";
+import type { RunContext } from "../events/event-types.js";
+import type { GraphStore, Problem } from "../store/store-types.js";
+import { InputError } from "../util/errors.js";
+import { currentHostInfo } from "../util/host-info.js";
+import { pipelineInputs, resolveInputs, totalSize } from "./ingest-files.js";
+import { runPipeline } from "./ingest-pipeline.js";
+
+export interface IngestRequest {
+  store: GraphStore;
+  files: string[];
+  name?: string;
+  kind?: string;
+  date?: string;
+  host?: string;
+  cwd?: string;
+  quiet?: boolean;
+  onProblem?: (p: Problem) => void;
+}
+
+/** dockit writes NAME.ini beside its logs (date of -tt clocks, host, top pid, cwd). */
+function readSiblingIni(file: string): Record<string, string> {
+  const candidates = [file.replace(/\.log$/, ".ini"), `${file}.ini`];
+  for (const c of candidates) {
+    if (c === file || !existsSync(c)) continue;
+    const out: Record<string, string> = {};
+    for (const line of readFileSync(c, "utf8").split("\n")) {
+      const m = /^\s*([A-Za-z]\w*)\s*=\s*(.*?)\s*$/.exec(line);
+      if (m) out[m[1]!] = m[2]!;
+    }
+    return out;
+  }
+  return {};
+}
+
+/** Replays logs into a new run: resolve and detect the inputs, run the pipeline, close the run. */
+export async function runIngest(req: IngestRequest): Promise<{ runId: number; stopped: boolean }> {
+  if (req.files.length === 0) throw new InputError("no input files");
+  if (req.date && !/^\d{4}-\d{2}-\d{2}$/.test(req.date))
+    throw new InputError(`--date wants YYYY-MM-DD, not ${req.date}`);
+  const inputs = await resolveInputs(req.files, req.kind);
+  const first = inputs[0]!;
+  const firstPath = first.type === "file" ? first.path : first.paths[0]!;
+  const ini = firstPath === "-" ? {} : readSiblingIni(firstPath);
+  const here = currentHostInfo();
+  const host = req.host ?? ini.CurrentHostname ?? here.host;
+  const ctx: RunContext = {
+    host,
+    machineId: host === here.host ? (here.machineId ?? undefined) : undefined,
+    date: req.date ?? ini.CurrentDate,
+    cwd: req.cwd ?? ini.CurrentDirectory,
+  };
+  const source = inputs.map((i) => (i.type === "ff-set" ? `${i.format.kind}-ff` : i.format.kind))[0]!;
+  const runId = await req.store.createRun({
+    name: req.name ?? basename(first.type === "file" ? first.path : first.prefix),
+    source,
+    command: req.files,
+    host,
+    machineId: ctx.machineId ?? null,
+    cwd: ctx.cwd ?? null,
+  });
+  const progress = new Progress("ingest", totalSize(inputs), req.quiet);
+  let stop = false;
+  const onInt = () => {
+    stop = true;
+  };
+  process.on("SIGINT", onInt);
+  try {
+    const topPid = ini.TopProcessId && /^\d+$/.test(ini.TopProcessId) ? Number(ini.TopProcessId) : undefined;
+    const result = await runPipeline(pipelineInputs(inputs, ctx, topPid), {
+      store: req.store,
+      runId,
+      ctx,
+      onProblem: req.onProblem,
+      onProgress: (b) => progress.update(b),
+      shouldStop: () => stop,
+    });
+    progress.done();
+    await req.store.updateRun(runId, {
+      status: result.stopped ? "incomplete" : "complete",
+      start: result.start,
+      end: result.end,
+      exitCode: result.exitCode,
+      exitSignal: result.exitSignal,
+      stats: result.stats,
+    });
+    return { runId, stopped: result.stopped };
+  } finally {
+    process.off("SIGINT", onInt);
+  }
+}

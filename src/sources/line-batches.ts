@@ -1,0 +1,123 @@
+import { open } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** A batch of whole lines from one input, with where it starts. */
+export interface LineBatch {
+  lines: string[];
+  /** 1-based number of lines[0] in its input */
+  firstLine: number;
+  /** bytes consumed for these lines, newlines included */
+  bytes: number;
+}
+
+const NL = 10;
+
+/**
+ * Splits byte chunks into batches of whole lines. Only the bytes after the last newline of a chunk
+ * are carried over (as bytes, so a multi-byte character cut by the chunk boundary stays whole), and
+ * each chunk is decoded once: no per-line reads, no concatenation of big strings.
+ */
+export class LineSplitter {
+  private carry: Buffer | null = null;
+  private nextLine = 1;
+
+  push(chunk: Buffer): LineBatch | null {
+    const last = chunk.lastIndexOf(NL);
+    if (last < 0) {
+      this.carry = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+      return null;
+    }
+    let head: Buffer;
+    if (this.carry) {
+      head = Buffer.concat([this.carry, chunk.subarray(0, last)]);
+    } else {
+      head = chunk.subarray(0, last);
+    }
+    this.carry = last + 1 < chunk.length ? chunk.subarray(last + 1) : null;
+    return this.makeBatch(head.toString("utf8"), head.length + 1);
+  }
+
+  /** End of input: a last line without a newline is still a line. */
+  end(): LineBatch | null {
+    if (!this.carry || this.carry.length === 0) return null;
+    const text = this.carry.toString("utf8");
+    const bytes = this.carry.length;
+    this.carry = null;
+    return this.makeBatch(text, bytes);
+  }
+
+  /** bytes held back waiting for their newline */
+  get pending(): number {
+    return this.carry ? this.carry.length : 0;
+  }
+
+  private makeBatch(text: string, bytes: number): LineBatch {
+    const lines = text.split("\n");
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i]!;
+      if (l.length > 0 && l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
+    }
+    const batch = { lines, firstLine: this.nextLine, bytes };
+    this.nextLine += lines.length;
+    return batch;
+  }
+}
+
+/** Reads a stream into line batches (about one batch per chunk). */
+export async function* readLineBatches(stream: Readable): AsyncIterable<LineBatch> {
+  const splitter = new LineSplitter();
+  for await (const chunk of stream) {
+    const batch = splitter.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+    if (batch) yield batch;
+  }
+  const tail = splitter.end();
+  if (tail) yield tail;
+}
+
+export interface FollowOptions {
+  /** resolves when the writer is done: the file is then read to its end and the iteration stops */
+  done: Promise<unknown>;
+  chunkSize?: number;
+  pollMs?: number;
+}
+
+/**
+ * Reads a file while another process is still writing it (tail -f), in line batches, until
+ * `done` resolves and everything written has been read.
+ */
+export async function* followFileLines(path: string, opts: FollowOptions): AsyncIterable<LineBatch> {
+  let finished = false;
+  opts.done.then(
+    () => {
+      finished = true;
+    },
+    () => {
+      finished = true;
+    },
+  );
+  const size = opts.chunkSize ?? 1 << 20;
+  const poll = opts.pollMs ?? 25;
+  const splitter = new LineSplitter();
+  const fh = await open(path, "r");
+  try {
+    let pos = 0;
+    for (;;) {
+      const wasFinished = finished;
+      const buf = Buffer.allocUnsafe(size);
+      const { bytesRead } = await fh.read(buf, 0, size, pos);
+      if (bytesRead > 0) {
+        pos += bytesRead;
+        const batch = splitter.push(buf.subarray(0, bytesRead));
+        if (batch) yield batch;
+        continue;
+      }
+      if (wasFinished) break;
+      await sleep(poll);
+    }
+    const tail = splitter.end();
+    if (tail) yield tail;
+  } finally {
+    await fh.close();
+  }
+}

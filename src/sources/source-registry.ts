@@ -1,0 +1,23 @@
+import { ltraceFormat } from "./ltrace/ltrace-source-format.js";
+import type { SourceFormat } from "./source-types.js";
+import { straceFormat } from "./strace/strace-source.js";
+
+/** Every format `provflow ingest` knows, in the order ties are broken. */
+export const sourceFormats: readonly SourceFormat[] = [straceFormat, ltraceFormat];
+
+export function findFormat(kind: string): SourceFormat | undefined {
+  return sourceFormats.find((f) => f.kind === kind);
+}
+
+/** The format most sure that these first lines are its own, with its confidence. */
+export function detectFormat(
+  head: string[],
+  fileName: string,
+): { format: SourceFormat; confidence: number } | null {
+  let best: { format: SourceFormat; confidence: number } | null = null;
+  for (const format of sourceFormats) {
+    const confidence = format.detect(head, fileName);
+    if (!best || confidence > best.confidence) best = { format, confidence };
+  }
+  return best && best.confidence >= 0.3 ? best : null;
+}

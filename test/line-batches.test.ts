@@ -1,0 +1,68 @@
+import { appendFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { followFileLines, LineSplitter, readLineBatches } from "../src/sources/line-batches.js";
+import { tempDir } from "./helpers/cli.js";
+
+async function collect(it: AsyncIterable<{ lines: string[]; firstLine: number; bytes: number }>) {
+  const lines: string[] = [];
+  const starts: number[] = [];
+  let bytes = 0;
+  for await (const b of it) {
+    starts.push(b.firstLine);
+    lines.push(...b.lines);
+    bytes += b.bytes;
+  }
+  return { lines, starts, bytes };
+}
+
+describe("line batches", () => {
+  it("keeps multi-byte characters cut by a chunk boundary whole, and numbers lines", async () => {
+    const text = 'première ligne\ncafé "quoted"\nlast line without newline';
+    const buf = Buffer.from(text);
+    // cut between the two bytes of "é" in "café"
+    const cut = buf.indexOf(Buffer.from("café")) + 4;
+    expect(buf[cut - 1]).toBe(0xc3);
+    const chunks = [buf.subarray(0, 5), buf.subarray(5, cut), buf.subarray(cut)];
+    const { lines, starts, bytes } = await collect(readLineBatches(Readable.from(chunks)));
+    expect(lines).toEqual(["première ligne", 'café "quoted"', "last line without newline"]);
+    expect(starts[0]).toBe(1);
+    expect(bytes).toBe(buf.length);
+  });
+
+  it("strips CR of CRLF lines and counts line numbers across batches", () => {
+    const s = new LineSplitter();
+    const a = s.push(Buffer.from("a\r\nb\r\nc"));
+    const b = s.push(Buffer.from("d\r\ne\n"));
+    expect(a?.lines).toEqual(["a", "b"]);
+    expect(b?.lines).toEqual(["cd", "e"]);
+    expect(b?.firstLine).toBe(3);
+    expect(s.end()).toBeNull();
+  });
+
+  it("holds a chunk without any newline until the line completes", () => {
+    const s = new LineSplitter();
+    expect(s.push(Buffer.from("abc"))).toBeNull();
+    expect(s.pending).toBe(3);
+    expect(s.push(Buffer.from("def\n"))?.lines).toEqual(["abcdef"]);
+  });
+
+  it("follows a file while it grows, until the writer is done", async () => {
+    const dir = tempDir();
+    const file = join(dir, "growing.log");
+    writeFileSync(file, "1 first\n2 sec");
+    let finish!: () => void;
+    const done = new Promise<void>((r) => {
+      finish = r;
+    });
+    const got = collect(followFileLines(file, { done, pollMs: 5 }));
+    await new Promise((r) => setTimeout(r, 30));
+    appendFileSync(file, "ond\n3 third\n");
+    await new Promise((r) => setTimeout(r, 30));
+    appendFileSync(file, "4 fourth, no newline");
+    finish();
+    const { lines } = await got;
+    expect(lines).toEqual(["1 first", "2 second", "3 third", "4 fourth, no newline"]);
+  });
+});
