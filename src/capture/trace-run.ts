@@ -10,7 +10,7 @@ import { findFormat } from "../sources/source-registry.js";
 import type { GraphStore, Problem } from "../store/store-types.js";
 import { CaptureError } from "../util/errors.js";
 import type { HostInfo } from "../util/host-info.js";
-import { planTracer, preflight, type TracerName } from "./tracer-command.js";
+import { planTracer, preflight, type TracerName, whichSync } from "./tracer-command.js";
 
 export interface TraceOptions {
   store: GraphStore;
@@ -66,6 +66,9 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
     cwd: process.cwd(),
     clock: "epoch",
   };
+  if (opts.tracer === "ltrace" && opts.command) {
+    ctx.rootCommand = { exe: whichSync(opts.command[0]!) ?? opts.command[0]!, argv: opts.command };
+  }
   const runId = await opts.store.createRun({
     name:
       opts.name ?? command.map((a) => (a.includes("/") ? a.slice(a.lastIndexOf("/") + 1) : a))[0] ?? "trace",
@@ -130,7 +133,13 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
   }
   const status = await exited;
   const tracerFailed = result.stats.lines === 0 && (status.code ?? 1) !== 0;
-  const exitStatus = status.signal ? 128 + signalNumber(status.signal) : (status.code ?? 1);
+  // strace exits with the command's status (or dies of its signal); ltrace always exits 0, so its
+  // command's status comes from the recorded exit of the first process
+  let exitStatus = status.signal ? 128 + signalNumber(status.signal) : (status.code ?? 1);
+  if (opts.tracer === "ltrace" && !status.signal && status.code === 0) {
+    if (result.exitSignal) exitStatus = 128 + signalNumber(result.exitSignal as NodeJS.Signals);
+    else if (result.exitCode !== null) exitStatus = result.exitCode;
+  }
   await opts.store.updateRun(runId, {
     status: interrupted && opts.pid === null ? "incomplete" : "complete",
     start: result.start,

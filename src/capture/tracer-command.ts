@@ -1,5 +1,6 @@
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { CaptureError } from "../util/errors.js";
 
 export type TracerName = "strace" | "ltrace";
@@ -57,11 +58,27 @@ export function planTracer(req: TracerRequest): TracerPlan {
     return { tracer: "strace", argv, log: req.log };
   }
   const argv = ["ltrace", "-f", "-ttt", "-T", "-s", s];
-  if (req.syscalls !== false) argv.push("-S");
+  if (req.syscalls !== false) {
+    argv.push("-S");
+    const conf = ltraceSyscallPrototypes();
+    if (conf) argv.push("-F", "/etc/ltrace.conf", "-F", conf);
+  }
   argv.push("-o", req.log);
   if (req.pid !== null) argv.push("-p", String(req.pid));
   else argv.push(...(req.command ?? []));
   return { tracer: "ltrace", argv, log: req.log };
+}
+
+/**
+ * provflow's ltrace prototypes for file, process and socket system calls (share/ in the package):
+ * without them ltrace -S prints paths as pointers.
+ */
+export function ltraceSyscallPrototypes(): string | null {
+  for (const rel of ["../share/ltrace-syscalls.conf", "../../share/ltrace-syscalls.conf"]) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  return null;
 }
 
 /** Looks a program up like execvp does; null when not found or not executable. */

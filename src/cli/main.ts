@@ -63,7 +63,8 @@ export function buildProgram(): Command {
     .description("System provenance for Linux: what did this run really do, and what came from what?")
     .version(VERSION)
     .enablePositionalOptions()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .exitOverride();
 
   program
     .command("trace")
@@ -258,7 +259,6 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   installEpipeHandler();
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -215,4 +215,9 @@ export interface RunContext {
   cwd?: string;
   /** "epoch" (-ttt), "time-of-day" (-t/-tt), "relative" (-r), "none" (line numbers) */
   clock?: "epoch" | "time-of-day" | "relative" | "none";
+  /**
+   * The first process's program when the tracer started it itself and prints no exec for it
+   * (ltrace): its exe and argv.
+   */
+  rootCommand?: { exe: string; argv: string[] };
 }

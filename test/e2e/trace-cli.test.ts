@@ -196,4 +196,77 @@ int main(void) {
     expect(s.processes.filter((p) => p.exe?.endsWith("/cat")).length).toBeGreaterThanOrEqual(2);
     expect(s.files.some((f) => f.path === "/etc/hostname" && f.read)).toBe(true);
   });
+
+  it("marks the run incomplete when Ctrl-C interrupts the traced command, and exits 130", async () => {
+    const { spawn } = await import("node:child_process");
+    const { CLI } = await import("../helpers/cli.js");
+    const child = spawn(
+      process.execPath,
+      [CLI, "trace", "--db", db, "--name", "interrupted", "-q", "--", "sh", "-c", "sleep 5; echo never"],
+      {
+        cwd: dir,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    await new Promise((r) => setTimeout(r, 800));
+    // the terminal sends SIGINT to the whole foreground process group
+    process.kill(-child.pid!, "SIGINT");
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    expect(code).toBe(130);
+    expect(out).toBe("");
+    const runs = cliJson<Array<{ name: string; status: string; exitSignal: string | null }>>([
+      "runs",
+      "--db",
+      db,
+      "--json",
+    ]);
+    const run = runs.find((x) => x.name === "interrupted")!;
+    expect(run.status).toBe("incomplete");
+    expect(run.exitSignal).toBe("SIGINT");
+  });
+});
+
+describe("provflow trace --tracer ltrace", () => {
+  it("records the process tree and the files the library and system calls name", () => {
+    requireTool("ltrace");
+    const dir = tempDir();
+    const db = join(dir, "l.db");
+    const r = runCli(
+      [
+        "trace",
+        "--db",
+        db,
+        "--tracer",
+        "ltrace",
+        "-q",
+        "--",
+        "sh",
+        "-c",
+        "echo hi | tr a-z A-Z > out.txt; rm out.txt; exit 4",
+      ],
+      {
+        cwd: dir,
+      },
+    );
+    expect(r.status).toBe(4);
+    const s = cliJson<SummaryJson>(["summary", "--db", db, "--format", "json"]);
+    expect(s.run.exitCode).toBe(4);
+    const root = s.processes[0]!;
+    expect(root.exe).toBe("/usr/bin/sh");
+    expect(root.argv).toEqual(["sh", "-c", "echo hi | tr a-z A-Z > out.txt; rm out.txt; exit 4"]);
+    const exes = s.processes.map((p) => p.exe);
+    expect(exes).toContain("/usr/bin/tr");
+    expect(exes).toContain("/usr/bin/rm");
+    // one entry per exec generation: tr is not counted twice (library execve + SYS_execve)
+    expect(exes.filter((e) => e === "/usr/bin/tr")).toHaveLength(1);
+    const out = s.files.find((f) => f.path === join(dir, "out.txt"));
+    expect(out).toMatchObject({ created: true, written: true, deleted: true });
+    const runs = cliJson<Array<{ tracerCommand: string[] }>>(["runs", "--db", db, "--json"]);
+    expect(runs[0]!.tracerCommand.slice(0, 7)).toEqual(["ltrace", "-f", "-ttt", "-T", "-s", "4096", "-S"]);
+  });
 });

@@ -139,6 +139,9 @@ export class LtraceParser implements LineParser {
   private lastTod = -1;
   private dayOffset = 0;
   private readonly pending = new Map<string, Pending>();
+  private rootCommand: { exe: string; argv: string[] } | undefined;
+  /** threads whose SYS_execve ran without return, until `--- Called exec() ---` */
+  private readonly sysExec = new Set<number>();
   /** execve calls left unfinished: a following `--- Called exec() ---` completes them */
   private items: Array<SyscallRecord | StraceNotice> = [];
   private problems: ProvEvent[] = [];
@@ -163,6 +166,7 @@ export class LtraceParser implements LineParser {
       if (m) pid = Number(m[1]);
     }
     this.defaultPid = pid ?? 0;
+    this.rootCommand = ctx.rootCommand;
     this.dayBase = ctx.date !== undefined ? Date.parse(`${ctx.date}T00:00:00Z`) * 1000 : 0;
     if (Number.isNaN(this.dayBase)) this.dayBase = 0;
   }
@@ -171,6 +175,7 @@ export class LtraceParser implements LineParser {
     this.items = [];
     this.problems = [];
     for (let i = 0; i < lines.length; i++) this.line(lines[i] as string, firstLine + i);
+    if (this.rootCommand !== undefined && this.items.length > 0) this.injectRootExec();
     const events = this.interp.feed(this.items);
     this.items = [];
     if (this.problems.length === 0) return events;
@@ -203,6 +208,27 @@ export class LtraceParser implements LineParser {
     this.items = [];
     this.problems = [];
     return out;
+  }
+
+  /**
+   * ltrace starts the command itself and prints no execve for it: when provflow ran ltrace, it
+   * knows the program, and the first process gets it as a successful exec before its first call.
+   */
+  private injectRootExec(): void {
+    const root = this.rootCommand!;
+    this.rootCommand = undefined;
+    const first = this.items[0]!;
+    const q = (v: string) => `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+    this.items.unshift({
+      tid: first.tid,
+      ts: first.ts,
+      name: "execve",
+      args: [q(root.exe), `[${root.argv.map(q).join(", ")}]`, "0x0"],
+      ret: "0",
+      retval: 0,
+      layer: "sys",
+      line: first.line,
+    });
   }
 
   private problem(line: number, message: string, text: string): void {
@@ -394,6 +420,7 @@ export class LtraceParser implements LineParser {
     if (b.endsWith(" <no return ...>")) {
       const args = b.slice(paren + 1, b.length - 16);
       if (callee.name === "execve" || callee.name === "execveat") {
+        if (callee.layer === "sys") this.sysExec.add(tid);
         this.items.push(this.makeRecord(tid, p, args, "0", false));
       } else this.items.push(this.makeRecord(tid, p, args, "?", true));
       return;
@@ -487,12 +514,15 @@ export class LtraceParser implements LineParser {
   }
 
   private calledExec(tid: number, ts: number, lineNo: number): void {
+    // with -S the kernel's execve (with its path) was already taken: the library call wrapping it
+    // is the same exec, not a second one
+    const sysDone = this.sysExec.delete(tid);
     for (const name of ["execve", "execveat"]) {
       const key = `${tid}:${name}`;
       const p = this.pending.get(key);
       if (p !== undefined) {
         this.pending.delete(key);
-        this.items.push(this.makeRecord(tid, p, p.args, "0", false));
+        if (!sysDone) this.items.push(this.makeRecord(tid, p, p.args, "0", false));
         return;
       }
     }
