@@ -33,10 +33,12 @@ function pushTrimmed(out: string[], text: string, s: number, e: number): void {
 /**
  * Split call arguments on the commas that are outside C strings, `[...]`, `{...}`, `(...)`,
  * `/* comments *\/` and `<...>` decorations (nested ones included: `1</dev/null<char 1:3>>`).
- * Each argument is trimmed; empty text gives []. The pieces are slices of `text`.
+ * Each argument is trimmed; empty text gives []. The pieces are slices of `text`. With `max`, only
+ * the first `max` arguments are returned (the scan stops there).
  */
-export function splitArgs(text: string, start = 0, end = text.length): string[] {
+export function splitArgs(text: string, start = 0, end = text.length, max = 0x7fffffff): string[] {
   const out: string[] = [];
+  if (max <= 0) return out;
   let i = start;
   while (i < end && text.charCodeAt(i) === SPACE) i++;
   if (i >= end) return out;
@@ -57,6 +59,7 @@ export function splitArgs(text: string, start = 0, end = text.length): string[] 
       case COMMA:
         if (depth === 0) {
           pushTrimmed(out, text, argStart, i);
+          if (out.length >= max) return out;
           argStart = i + 1;
         }
         break;

@@ -48,7 +48,14 @@ export interface JoinerOptions {
   maxHold?: number;
   /** file name put in problems */
   file?: string;
+  /**
+   * How many leading arguments of a call named `name` its consumer reads; the rest are not split
+   * (records then carry only those). Default: every argument.
+   */
+  argLimit?: (name: string) => number;
 }
+
+const ALL_ARGS = 0x7fffffff;
 
 export interface JoinerStats {
   lines: number;
@@ -137,6 +144,7 @@ export class StraceCallJoiner {
   private readonly givenTop: number | undefined;
   private readonly maxHold: number;
   private readonly file: string | undefined;
+  private readonly argLimit: ((name: string) => number) | undefined;
   /** resolved pid of the unprefixed process */
   private top: number | undefined;
   /** held items while `top` is unknown; null when not holding */
@@ -159,6 +167,7 @@ export class StraceCallJoiner {
     this.givenTop = opts.topPid;
     this.maxHold = opts.maxHold ?? 50_000;
     this.file = opts.file;
+    this.argLimit = opts.argLimit;
     this.curFile = opts.file;
     if (opts.ffPid !== undefined) this.top = opts.ffPid;
   }
@@ -408,7 +417,9 @@ export class StraceCallJoiner {
     line: number,
     fixLast: boolean,
   ): void {
-    const args = splitArgs(argsText);
+    // a stitched line's last argument may need trimming: split it whole
+    const max = fixLast || this.argLimit === undefined ? ALL_ARGS : this.argLimit(name);
+    const args = splitArgs(argsText, 0, argsText.length, max);
     if (fixLast && args.length > 0) {
       const last = args.length - 1;
       args[last] = trimGluedNumber(args[last] as string);

@@ -224,6 +224,15 @@ function fracToUs(frac: number, nd: number): number {
   return Math.floor(frac / 10 ** (nd - 6));
 }
 
+const SMALL_RETS = 4096;
+const smallRets: string[] = [];
+for (let v = -1; v < SMALL_RETS; v++) smallRets.push(String(v));
+
+/** the decimal text of v, for -1 <= v < SMALL_RETS (an integer) */
+function smallRet(v: number): string {
+  return smallRets[v + 1] as string;
+}
+
 /** Fill ret/retval/errno/incomplete of `out` from the return text `text[s..e)`. */
 function parseReturnInto(text: string, s: number, e: number, out: RawLine): void {
   while (s < e && text.charCodeAt(s) === SPACE) s++;
@@ -262,6 +271,9 @@ function parseReturnInto(text: string, s: number, e: number, out: RawLine): void
   }
   out.retval = retval;
   out.incomplete = c0 === 63;
+  // small decimal returns (`0`, `-1`, `3`) share one string each
+  const small = retval >= -1 && retval < SMALL_RETS ? smallRet(retval) : "";
+  const canon = small !== "" && small.length === i - s;
   out.errno = "";
   // errno: ` ENOENT (…)` right after the number or `?`
   if (text.charCodeAt(i) === SPACE && text.charCodeAt(i + 1) === 69 /* E */) {
@@ -272,12 +284,19 @@ function parseReturnInto(text: string, s: number, e: number, out: RawLine): void
       k++;
     }
     if (k === e || text.charCodeAt(k) === SPACE) {
-      out.ret = text.slice(s, i);
+      out.ret = canon ? small : text.slice(s, i);
       out.errno = text.slice(i + 1, k);
       return;
     }
   }
-  out.ret = c0 === 63 ? "?" : i === e && s === 0 && e === text.length ? text : text.slice(s, e);
+  out.ret =
+    c0 === 63
+      ? "?"
+      : canon && i === e
+        ? small
+        : i === e && s === 0 && e === text.length
+          ? text
+          : text.slice(s, e);
 }
 
 const retScratch = new RawLine();
@@ -392,6 +411,19 @@ function parseCallTail(line: string, argStart: number, e: number, resumed: boole
       }
     }
   }
+}
+
+/** call names seen, by hash: the same name is one string (no allocation, its hash computed once) */
+const NAME_SLOTS = 1024;
+const names: Array<string | undefined> = new Array(NAME_SLOTS).fill(undefined);
+
+function internName(line: string, s: number, e: number, h: number): string {
+  const slot = h & (NAME_SLOTS - 1);
+  const known = names[slot];
+  if (known !== undefined && known.length === e - s && line.startsWith(known, s)) return known;
+  const name = ` ${line.slice(s, e)}`.slice(1);
+  names[slot] = name;
+  return name;
 }
 
 function garbage(out: RawLine, message: string, line: string): void {
@@ -674,12 +706,18 @@ export function parseLineInto(line: string, state: LineStyleState, lineNo: numbe
   }
   // NAME(
   let j = i;
-  while (j < e && isNameChar(line.charCodeAt(j))) j++;
+  let h = 0;
+  while (j < e) {
+    const c = line.charCodeAt(j);
+    if (!isNameChar(c)) break;
+    h = (h * 31 + c) | 0;
+    j++;
+  }
   if (j === i || line.charCodeAt(j) !== 40 /* ( */) {
     garbage(out, "unrecognised line", line);
     return;
   }
-  out.name = line.slice(i, j);
+  out.name = internName(line, i, j, h);
   parseCallTail(line, j + 1, e, false, out);
 }
 

@@ -21,6 +21,7 @@ export class StraceLogParser implements LineParser {
       topPid: opts.topPid,
       ffPid: opts.pid,
       file: opts.file,
+      argLimit: (name) => (this.interp === null ? 0x7fffffff : this.interp.argsNeeded(name)),
     });
   }
 

@@ -208,6 +208,7 @@ export function normalizePath(p: string): string {
   if (p.indexOf("//") < 0 && p.indexOf("/.") < 0 && (p.length <= 1 || p.charCodeAt(p.length - 1) !== 47)) {
     return p;
   }
+  if (p.charCodeAt(0) === 47 && isCleanAbsolute(p)) return p;
   const abs = p.charCodeAt(0) === 47;
   const parts = p.split("/");
   const out: string[] = [];
@@ -222,6 +223,24 @@ export function normalizePath(p: string): string {
   }
   const j = out.join("/");
   return abs ? `/${j}` : j.length > 0 ? j : ".";
+}
+
+/** an absolute path without `//`, `.` or `..` components and without a trailing `/` (`/a/.cache` is clean) */
+function isCleanAbsolute(p: string): boolean {
+  const len = p.length;
+  if (len > 1 && p.charCodeAt(len - 1) === 47) return false;
+  let i = p.indexOf("/");
+  while (i >= 0) {
+    const c1 = p.charCodeAt(i + 1);
+    if (c1 === 47) return false;
+    if (c1 === 46) {
+      const c2 = p.charCodeAt(i + 2);
+      if (i + 2 === len || c2 === 47) return false;
+      if (c2 === 46 && (i + 3 === len || p.charCodeAt(i + 3) === 47)) return false;
+    }
+    i = p.indexOf("/", i + 1);
+  }
+  return true;
 }
 
 /** Resolve `p` against `base` (an absolute directory) when `p` is relative and `base` is known. */

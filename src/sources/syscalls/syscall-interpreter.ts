@@ -202,9 +202,150 @@ const LIB_CALLS = new Set([
   "__libc_start_main",
 ]);
 
+/**
+ * How many leading arguments the interpreter reads for each system call it handles (0 for the others:
+ * only their name and return value matter). Calls not listed here but handled read every argument.
+ */
+const ARGS_NEEDED = new Map<string, number>();
+for (const [n, names] of [
+  [
+    1,
+    [
+      "exit_group",
+      "exit",
+      "_exit",
+      "chdir",
+      "fchdir",
+      "close",
+      "read",
+      "pread64",
+      "pread",
+      "readv",
+      "preadv",
+      "preadv2",
+      "recvfrom",
+      "recvmsg",
+      "recv",
+      "recvmmsg",
+      "write",
+      "pwrite64",
+      "pwrite",
+      "writev",
+      "pwritev",
+      "pwritev2",
+      "sendmsg",
+      "send",
+      "sendmmsg",
+      "stat",
+      "lstat",
+      "stat64",
+      "lstat64",
+      "access",
+      "readlink",
+      "statfs",
+      "getxattr",
+      "lgetxattr",
+      "fstat",
+      "fstat64",
+      "fstatfs",
+      "fgetxattr",
+      "lseek",
+      "ioctl",
+      "fsync",
+      "fdatasync",
+      "getdents64",
+      "getdents",
+      "flock",
+      "unlink",
+      "rmdir",
+      "mkdir",
+      "truncate",
+      "truncate64",
+      "ftruncate",
+      "ftruncate64",
+      "chmod",
+      "fchmod",
+      "chown",
+      "lchown",
+      "chown32",
+      "lchown32",
+      "fchown",
+      "fchown32",
+      "getsockname",
+      "getpeername",
+      "setsockopt",
+      "getsockopt",
+    ],
+  ],
+  [
+    2,
+    [
+      "newfstatat",
+      "fstatat64",
+      "statx",
+      "faccessat",
+      "faccessat2",
+      "readlinkat",
+      "utimensat",
+      "pipe",
+      "pipe2",
+      "sendfile",
+      "sendfile64",
+      "tee",
+      "mkdirat",
+      "rename",
+      "link",
+      "symlink",
+      "fchmodat",
+      "fchmodat2",
+      "fchownat",
+      "socket",
+      "bind",
+      "connect",
+      "listen",
+      "shutdown",
+    ],
+  ],
+  [3, ["open", "openat", "openat2", "creat", "dup", "dup2", "dup3", "fcntl", "fcntl64"]],
+  [3, ["wait4", "waitpid", "waitid", "copy_file_range", "splice", "unlinkat", "symlinkat"]],
+  [4, ["socketpair", "renameat", "renameat2", "linkat", "accept", "accept4"]],
+  [5, ["mmap", "mmap2", "sendto"]],
+] as const) {
+  for (const name of names) ARGS_NEEDED.set(name, n);
+}
+const ALL_ARGS = 0x7fffffff;
+
 const PENDING_PER_TID = 4096;
 const PENDING_TOTAL = 65536;
 const DECO_CACHE_MAX = 8192;
+
+interface FdInfo {
+  fd: number;
+  deco: string | undefined;
+  /** the decoration's resource; for AT_FDCWD the directory */
+  res: ResourceRef | undefined;
+}
+
+/**
+ * A copy of `s` that does not share the memory of a bigger string: `s` is often a slice of a whole
+ * input batch (about 1 MB), which a long-lived slice (cache key, fd table, path state) keeps alive.
+ */
+function ownString(s: string): string {
+  return s.length < 13 ? s : ` ${s}`.slice(1);
+}
+
+/** `3` → 3 (plain decimal descriptor, at most 9 digits, no spaces); -1 for anything else */
+function plainFd(t: string): number {
+  const len = t.length;
+  if (len === 0 || len > 9) return -1;
+  let v = 0;
+  for (let i = 0; i < len; i++) {
+    const c = t.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + (c - 48);
+  }
+  return v;
+}
 
 export class SyscallInterpreter {
   private readonly file: string;
@@ -217,7 +358,10 @@ export class SyscallInterpreter {
   private started = false;
   private out: ProvEvent[] = [];
   private readonly handlers = new Map<string, Handler>();
+  private readonly argsNeededByName = new Map<string, number>();
   private readonly decoCache = new Map<string, ResourceRef>();
+  /** decorated fd text → parsed fd and resource */
+  private readonly fdCache = new Map<string, FdInfo>();
   /** path → true (seen existing) / false (seen absent) in this run, for the create heuristic */
   private readonly pathState = new Map<string, boolean>();
   // scratch results of fdRes()
@@ -230,6 +374,16 @@ export class SyscallInterpreter {
     this.decorations = opts.decorations;
     this.attach = opts.attach === true;
     this.registerHandlers();
+    for (const name of this.handlers.keys())
+      this.argsNeededByName.set(name, ARGS_NEEDED.get(name) ?? ALL_ARGS);
+  }
+
+  /**
+   * The number of leading arguments of system call `name` this interpreter reads: a parser may leave
+   * the others unsplit. Calls without a handler need none; clone and exec families need all of them.
+   */
+  argsNeeded(name: string): number {
+    return this.argsNeededByName.get(name) ?? 0;
   }
 
   /** Interpret a batch of records and notices, in log order. */
@@ -476,40 +630,64 @@ export class SyscallInterpreter {
 
   /** Resolve an fd argument (decorated or via the fd table) into this.sFd / this.sRes. */
   private fdRes(proc: Proc, arg: string | undefined): ResourceRef | undefined {
-    const a = fdArg(arg);
-    this.sFd = a.fd;
-    if (a.deco !== undefined) {
-      if (a.fd === AT_FDCWD) {
-        proc.cwd = a.deco;
-        this.sRes = { type: "file", path: a.deco };
-        return this.sRes;
-      }
-      this.sRes = this.decoRes(a.deco);
-      return this.sRes;
-    }
-    if (a.fd === AT_FDCWD) {
-      this.sRes = proc.cwd !== undefined ? { type: "file", path: proc.cwd } : undefined;
-      return this.sRes;
-    }
-    if (Number.isNaN(a.fd)) {
+    if (arg === undefined) {
+      this.sFd = Number.NaN;
       this.sRes = undefined;
       return undefined;
     }
-    const e = proc.fds.get(a.fd);
+    let fd = plainFd(arg);
+    if (fd < 0) {
+      const a = this.fdInfo(arg);
+      fd = a.fd;
+      this.sFd = fd;
+      if (a.res !== undefined) {
+        if (fd === AT_FDCWD) proc.cwd = a.deco;
+        this.sRes = a.res;
+        return a.res;
+      }
+      if (fd === AT_FDCWD) {
+        this.sRes = proc.cwd !== undefined ? { type: "file", path: proc.cwd } : undefined;
+        return this.sRes;
+      }
+      if (Number.isNaN(fd)) {
+        this.sRes = undefined;
+        return undefined;
+      }
+    } else this.sFd = fd;
+    const e = proc.fds.get(fd);
     if (e !== undefined) {
       this.sRes = e.res;
       return e.res;
     }
-    this.sRes = { type: "unknown", name: a.fd <= 2 ? `fd:${a.fd}` : `fd:${a.fd}@${proc.pid}` };
+    this.sRes = { type: "unknown", name: fd <= 2 ? `fd:${fd}` : `fd:${fd}@${proc.pid}` };
     return this.sRes;
+  }
+
+  /**
+   * An fd argument or return value parsed, with its decoration's resource (AT_FDCWD's is the directory).
+   * Decorated texts repeat constantly (`3</usr/lib/x86_64-linux-gnu/libc.so.6>`): they are cached.
+   */
+  private fdInfo(text: string): FdInfo {
+    let info = this.fdCache.get(text);
+    if (info !== undefined) return info;
+    const a = fdArg(text);
+    if (a.deco === undefined) return { fd: a.fd, deco: undefined, res: undefined };
+    // cached strings are copies: a slice would keep its whole input batch alive
+    const deco = ownString(a.deco);
+    const res: ResourceRef = a.fd === AT_FDCWD ? { type: "file", path: deco } : this.decoRes(deco);
+    info = { fd: a.fd, deco, res };
+    if (this.fdCache.size >= DECO_CACHE_MAX) this.fdCache.clear();
+    this.fdCache.set(ownString(text), info);
+    return info;
   }
 
   private decoRes(deco: string): ResourceRef {
     let r = this.decoCache.get(deco);
     if (r === undefined) {
-      r = decorationResource(deco);
+      const own = ownString(deco);
+      r = decorationResource(own);
       if (this.decoCache.size >= DECO_CACHE_MAX) this.decoCache.clear();
-      this.decoCache.set(deco, r);
+      this.decoCache.set(own, r);
     }
     return r;
   }
@@ -529,7 +707,10 @@ export class SyscallInterpreter {
   }
 
   private setPath(path: string, exists: boolean): void {
-    this.pathState.set(path, exists);
+    const old = this.pathState.get(path);
+    if (old === exists) return;
+    // a new key is copied: a slice would keep its whole input batch alive
+    this.pathState.set(old === undefined ? ownString(path) : path, exists);
   }
 
   private access(
@@ -753,7 +934,7 @@ export class SyscallInterpreter {
     this.curRes = exe;
     if (ok) {
       proc.hasExec = true;
-      proc.exe = exe;
+      proc.exe = ownString(exe);
       if (exe.length > 0) this.setPath(exe, true);
       const fds = new Map<number, FdEntry>();
       for (const [fd, e] of proc.fds) if (!e.cloexec) fds.set(fd, e);
@@ -829,7 +1010,7 @@ export class SyscallInterpreter {
     } else dir = this.pathArg(proc, undefined, r.args[0]);
     if (dir !== undefined) this.curRes = dir;
     if (!this.isOk(r) || dir === undefined || dir.charCodeAt(0) !== 47) return;
-    proc.cwd = dir;
+    proc.cwd = ownString(dir);
     this.out.push({ kind: "process.chdir", ...this.base(r, proc), cwd: dir });
   }
 
@@ -853,7 +1034,7 @@ export class SyscallInterpreter {
     }
     const ok = this.isOk(r);
     let res: ResourceRef | undefined;
-    const ret = fdArg(r.ret);
+    const ret = this.fdInfo(r.ret);
     if (ok && ret.deco !== undefined) res = this.decoRes(ret.deco);
     else if (path !== undefined) res = { type: "file", path };
     if (res === undefined) {
@@ -902,7 +1083,7 @@ export class SyscallInterpreter {
     const res = this.fdRes(proc, r.args[0]);
     if (res !== undefined) this.curRes = resourceName(res);
     if (!this.isOk(r) || res === undefined) return;
-    const nfd = fdArg(r.ret).fd;
+    const nfd = this.fdInfo(r.ret).fd;
     if (Number.isNaN(nfd)) return;
     const cloexec = r.name === "dup3" && (r.args[2] ?? "").indexOf("O_CLOEXEC") >= 0;
     proc.fds.set(nfd, { res, cloexec });
@@ -915,7 +1096,7 @@ export class SyscallInterpreter {
     if (!this.isOk(r) || res === undefined) return;
     const cmd = (r.args[1] ?? "").trim();
     if (cmd === "F_DUPFD" || cmd === "F_DUPFD_CLOEXEC" || cmd === "0" || cmd === "1030") {
-      const nfd = fdArg(r.ret).fd;
+      const nfd = this.fdInfo(r.ret).fd;
       if (!Number.isNaN(nfd))
         proc.fds.set(nfd, { res, cloexec: cmd === "F_DUPFD_CLOEXEC" || cmd === "1030" });
     } else if (cmd === "F_SETFD" || cmd === "2") {
@@ -1159,7 +1340,7 @@ export class SyscallInterpreter {
   }
 
   private onSocket(r: SyscallRecord, proc: Proc): void {
-    const ret = fdArg(r.ret);
+    const ret = this.fdInfo(r.ret);
     let res: ResourceRef;
     if (ret.deco !== undefined) res = this.decoRes(ret.deco);
     else {
@@ -1200,7 +1381,7 @@ export class SyscallInterpreter {
 
   private onAccept(r: SyscallRecord, proc: Proc): void {
     const listener = this.fdRes(proc, r.args[0]);
-    const ret = fdArg(r.ret);
+    const ret = this.fdInfo(r.ret);
     const sa = sockaddr(r.args[1]);
     let res: ResourceRef | undefined;
     if (ret.deco !== undefined) res = this.decoRes(ret.deco);
