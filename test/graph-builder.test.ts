@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { ProvEvent, RunContext } from "../src/events/event-types.js";
 import { type FileAccess, GraphBuilder } from "../src/graph/graph-builder.js";
 import type { GraphEdge, GraphNode } from "../src/graph/prov-types.js";
+import { findFormat } from "../src/sources/source-registry.js";
 import type { Batch } from "../src/store/store-types.js";
 
 /** 2026-11-23 + HH:MM:SS.uuuuuu (strace -tt) → µs since the epoch */
@@ -961,5 +963,67 @@ describe("GraphBuilder pipes, sockets, problems, steps", () => {
       [3, 25898, "close", 1, 6],
     ]);
     expect(b.stats.calls).toBe(6);
+  });
+});
+
+describe("GraphBuilder bounded memory", () => {
+  const corpus = "/work/shared/corpus/strace-local";
+  const fold = (file: string, drainEvery: number) => {
+    const parser = findFormat("strace")?.createParser({ file, ctx: { host: "vm1" } });
+    if (!parser) throw new Error("no strace format");
+    const lines = readFileSync(file, "utf8").split("\n");
+    if (lines[lines.length - 1] === "") lines.pop();
+    const events: ProvEvent[] = [];
+    for (let k = 0; k < lines.length; k += 500) events.push(...parser.push(lines.slice(k, k + 500), k + 1));
+    events.push(...parser.end());
+    const b = new GraphBuilder({ ctx: { host: "vm1" } });
+    const nodes = new Map<number, GraphNode>();
+    const edges = new Map<number, GraphEdge>();
+    let steps = 0;
+    const take = (batch: Batch) => {
+      for (const n of batch.nodes) nodes.set(n.id, structuredClone(n));
+      for (const e of batch.edges) edges.set(e.id, structuredClone(e));
+      steps += batch.steps.length;
+    };
+    for (let k = 0; k < events.length; k += drainEvery) {
+      b.add(events.slice(k, k + drainEvery));
+      take(b.drain());
+    }
+    take(b.finish());
+    return { b, nodes, edges, steps };
+  };
+
+  for (const name of ["make", "pipeline", "signals", "threads", "python-sockets", "attach-p"]) {
+    it(`${name}.strace: draining every 7 events gives the graph of one drain, no relation twice`, () => {
+      const file = `${corpus}/${name}.strace`;
+      const once = fold(file, Number.MAX_SAFE_INTEGER);
+      const often = fold(file, 7);
+      expect(often.edges.size).toBe(once.edges.size);
+      expect([...often.edges.values()]).toEqual([...once.edges.values()]);
+      expect([...often.nodes.values()]).toEqual([...once.nodes.values()]);
+      expect(often.steps).toBe(once.steps);
+      const keys = new Set([...often.edges.values()].map((e) => `${e.type} ${e.op} ${e.from} ${e.to}`));
+      expect(keys.size).toBe(often.edges.size);
+      // after the end nothing of the processes is kept: every generation ended and was evicted
+      const mem = often.b.memory();
+      expect(mem).toMatchObject({ liveProcesses: 0, edgesKept: 0, ownedEdges: 0, openSteps: 0 });
+    });
+  }
+
+  it("make.strace: ended processes leave only their pid → last generation; wait4 after exit still links", () => {
+    // `awk '{print $1}' make.strace | sort -u | wc -l` → 10 pids; `grep -c '+++ exited'` → 10
+    const g = fold(`${corpus}/make.strace`, 50);
+    const procs = [...g.nodes.values()].filter((n) => n.type === "process");
+    expect(new Set(procs.map((n) => n.attrs.pid)).size).toBe(10);
+    expect(g.b.memory().endedPids).toBe(10);
+    // every wait4 edge points at the last generation of a child that had exited before
+    const waits = [...g.edges.values()].filter((e) => e.op === "wait");
+    expect(waits.length).toBeGreaterThan(0);
+    for (const w of waits) {
+      const child = g.nodes.get(w.to);
+      expect(child?.type).toBe("process");
+      expect(child?.end).not.toBeNull();
+      expect(child?.attrs.exitCode).toBe(0);
+    }
   });
 });

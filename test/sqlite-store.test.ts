@@ -5,9 +5,10 @@ import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { resolveDbPath } from "../src/store/db-path.js";
-import { SCHEMA_VERSION } from "../src/store/sqlite-schema.js";
+import { migrations, SCHEMA_VERSION } from "../src/store/sqlite-schema.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
 import { StoreError } from "../src/store/store-error.js";
+import type { Step } from "../src/store/store-types.js";
 import { defineStoreContract, fileNode, newRun, processNode } from "./store-contract.js";
 
 const dir = mkdtempSync(join(tmpdir(), "provflow-sqlite-"));
@@ -151,7 +152,7 @@ describe("SqliteStore specifics", () => {
     })();
     expect(err).toBeInstanceOf(StoreError);
     expect((err as StoreError).message).toContain(future);
-    expect((err as StoreError).message).toMatch(/schema version 42 is newer/);
+    expect((err as StoreError).message).toMatch(new RegExp(`schema version ${SCHEMA_VERSION + 41} is newer`));
     expect(() => openSqliteStore(future)).toThrow(/newer/);
 
     expect(() => openSqliteStore(join(dir, "missing.db"), { readonly: true })).toThrow(
@@ -272,5 +273,106 @@ console.log("done");
     expect((err as StoreError).message).toContain(path);
     expect((err as StoreError).message).toMatch(/no run 77/);
     await store.close();
+  });
+});
+
+describe("SqliteStore calls log in chunks", () => {
+  const mkStep = (seq: number, start: number, pid = 7): Step => ({
+    seq,
+    pid,
+    call: seq % 3 === 0 ? "write" : "read",
+    resource: `/src/f${seq % 13}.c`,
+    count: 1 + (seq % 4),
+    bytes: seq * 3,
+    errors: seq % 9 === 0 ? 1 : 0,
+    start,
+    end: start + (seq % 5),
+    dur: seq % 7,
+    ret: seq % 10 === 0 ? null : seq % 2 === 0 ? "0" : String(seq),
+  });
+  const collect = async (store: ReturnType<typeof openSqliteStore>, runId: number, size?: number) => {
+    const out: Step[] = [];
+    for await (const b of store.iterateSteps(runId, size)) out.push(...b);
+    return out;
+  };
+  const byStartSeq = (a: Step, b: Step) => a.start - b.start || a.seq - b.seq;
+
+  it("merges chunks written out of order, with equal starts across chunks, back into (start, seq) order", async () => {
+    const store = openSqliteStore(freshPath());
+    const id = await store.createRun(newRun("chunks"));
+    const all: Step[] = [];
+    let seq = 0;
+    // 12 batches: each has 5000 new steps (several chunks, 3 steps per start) and 40 steps that
+    // stayed open since earlier batches (starts going back to the first batch)
+    for (let b = 0; b < 12; b++) {
+      const batch: Step[] = [];
+      for (let i = 0; i < 5000; i++) batch.push(mkStep(++seq, 1_000_000 + b * 2000 + Math.floor(i / 3)));
+      for (let i = 0; i < 40 && b > 0; i++)
+        batch.push(mkStep(++seq, 1_000_000 + ((i * 997 + b * 131) % (b * 2000))));
+      batch.reverse();
+      all.push(...batch);
+      await store.appendBatch(id, { nodes: [], edges: [], steps: batch, problems: [] });
+    }
+    const want = [...all].sort(byStartSeq);
+    const got = await collect(store, id, 777);
+    expect(got).toHaveLength(want.length);
+    expect(got).toEqual(want);
+    expect(store.lastStepScan?.chunks).toBeGreaterThan(12);
+    await store.close();
+  });
+
+  it("holds only the chunks overlapping the current start while reading (long-open steps apart)", async () => {
+    const path = freshPath();
+    const store = openSqliteStore(path);
+    const id = await store.createRun(newRun("bounded"));
+    let seq = 0;
+    // 60 drains of 1000 steps in successive time windows; each drain also closes one step that opened
+    // at the very beginning (a parent blocked in wait4 the whole run)
+    for (let b = 0; b < 60; b++) {
+      const batch: Step[] = [mkStep(++seq, 1000 + b)];
+      for (let i = 0; i < 1000; i++) batch.push(mkStep(++seq, 1_000_000 + b * 1000 + i));
+      await store.appendBatch(id, { nodes: [], edges: [], steps: batch, problems: [] });
+    }
+    const got = await collect(store, id, 500);
+    expect(got).toHaveLength(60 * 1001);
+    expect(got.every((s, i) => i === 0 || byStartSeq(got[i - 1] as Step, s) <= 0)).toBe(true);
+    // the 60 long steps sit in chunks of their own: never all 60 000 steps in memory at once
+    expect(store.lastStepScan?.peakOpenSteps).toBeLessThanOrEqual(60 + 2 * 1000);
+    await store.close();
+    // a second writer (another process appending to the run) reads the watermark from the file
+    const again = openSqliteStore(path);
+    await again.appendBatch(id, { nodes: [], edges: [], steps: [mkStep(++seq, 1500)], problems: [] });
+    expect((await collect(again, id)).map((s) => s.start).slice(0, 62)).toContain(1500);
+    expect(again.lastStepScan?.peakOpenSteps).toBeLessThanOrEqual(61 + 2 * 1000);
+    await again.close();
+  });
+
+  it("migrates a version 1 file: step rows become chunks, nothing else changes", async () => {
+    const path = freshPath();
+    const v1 = new Database(path);
+    v1.exec("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at INTEGER NOT NULL)");
+    v1.exec(migrations[0]?.sql ?? "");
+    v1.prepare("INSERT INTO schema_version VALUES (1, 0)").run();
+    v1.prepare("INSERT INTO meta VALUES ('app', 'provflow'), ('seq', '0')").run();
+    v1.prepare(
+      `INSERT INTO runs (name, source, command, host, status, stats, created_at)
+       VALUES ('old', 'strace', '[]', 'h', 'complete', '{}', 0)`,
+    ).run();
+    const steps: Step[] = [];
+    for (let i = 1; i <= 9000; i++) steps.push(mkStep(i, 5_000_000 + ((i * 7919) % 4000)));
+    const ins = v1.prepare("INSERT INTO steps VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    v1.transaction(() => {
+      for (const s of steps)
+        ins.run(s.seq, s.pid, s.call, s.resource, s.count, s.bytes, s.errors, s.start, s.end, s.dur, s.ret);
+    })();
+    v1.close();
+    const store = openSqliteStore(path);
+    expect(await collect(store, 1, 1000)).toEqual([...steps].sort(byStartSeq));
+    await store.close();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare("SELECT max(version) FROM schema_version").pluck().get()).toBe(2);
+    expect(raw.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'steps'").pluck().get()).toBe(0);
+    expect(raw.prepare("SELECT count(*), sum(n) FROM step_chunks").raw().get()).toEqual([3, 9000]);
+    raw.close();
   });
 });

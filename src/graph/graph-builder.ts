@@ -113,6 +113,15 @@ interface FileState {
 
 const MAX_COPY_SOURCES = 32;
 
+/**
+ * A copy of `s` that does not keep alive the big string it was cut from. V8 makes substrings of 13
+ * characters or more "sliced strings" pointing into their parent: a path sliced out of a 1 MB read
+ * chunk would keep the whole chunk in memory for as long as the graph keeps the path.
+ */
+export function ownString(s: string): string {
+  return s.length < 13 ? s : ` ${s}`.slice(1);
+}
+
 const TYPE_CODE: Record<RelationType, number> = {
   used: 0,
   wasGeneratedBy: 1,
@@ -190,7 +199,20 @@ export class GraphBuilder {
   private nextEdgeId = 1;
   private readonly machine: GraphNode;
   private readonly user: GraphNode | null;
+  /** live processes by pid (a process leaves at its exit) */
   private readonly procs = new Map<number, Proc>();
+  /**
+   * pid → node id of the last generation of an ended process, for the relations later events make
+   * to it (wait4 from the parent, SIGCHLD's si_pid). Bounded by the pid space: a new process with
+   * the pid replaces the entry.
+   */
+  private readonly ended = new Map<number, number>();
+  /** edges whose map key is an entity node, by the process generation they are final with */
+  private readonly owned = new Map<number, GraphEdge[]>();
+  /** generations ended since the last drain: their edges are evicted at the drain */
+  private retired: number[] = [];
+  /** pids with an open step but no live process (late calls of a dead process) */
+  private readonly strayStepPids = new Set<number>();
   private readonly tidToPid = new Map<number, number>();
   private readonly files = new Map<string, FileState>();
   private readonly pipes = new Map<string, GraphNode>();
@@ -287,14 +309,14 @@ export class GraphBuilder {
         case "process.signal": {
           const p = this.proc(this.pidOf(ev), ts);
           if (ev.from !== undefined && ev.from > 0) {
-            const s = this.procs.get(this.tidToPid.get(ev.from) ?? ev.from);
-            if (s && s !== p) this.edge("wasInformedBy", "signal", p.node.id, s.node.id, ts, 0);
+            const s = this.procNodeId(ev.from);
+            if (s !== undefined && s !== p.node.id) this.edge("wasInformedBy", "signal", p.node.id, s, ts, 0);
           }
           break;
         }
         case "process.chdir": {
           const p = this.proc(this.pidOf(ev), ts);
-          p.cwd = ev.cwd;
+          p.cwd = ownString(ev.cwd);
           break;
         }
         case "access":
@@ -321,8 +343,13 @@ export class GraphBuilder {
     const edges = [...this.dirtyEdges].sort((a, b) => a.id - b.id);
     this.dirtyNodes = new Set();
     this.dirtyEdges = new Set();
+    // the relations of ended generations are handed out above: they can no longer change
+    for (const id of this.retired) this.evict(id);
+    this.retired = [];
     const problems = this.problems;
     this.problems = [];
+    for (const pid of this.strayStepPids) this.steps.closePid(pid);
+    this.strayStepPids.clear();
     const steps = this.steps.take();
     this.stats.steps = this.steps.count;
     return { nodes, edges, steps, problems };
@@ -338,11 +365,32 @@ export class GraphBuilder {
       p.node.attrs.unfinished = true;
       this.dirtyNodes.add(p.node);
     }
+    for (const p of [...this.procs.values()]) this.endProcess(p, true);
     const steps = this.steps.finish();
     const batch = this.drain();
     batch.steps = steps.concat(batch.steps);
     this.stats.steps = this.steps.count;
     return batch;
+  }
+
+  /** Sizes of the builder's working state (what stays in memory between drains). */
+  memory(): Record<string, number> {
+    let ownedEdges = 0;
+    for (const list of this.owned.values()) ownedEdges += list.length;
+    let edgesKept = 0;
+    for (const m of this.edges.values()) edgesKept += m.size;
+    return {
+      liveProcesses: this.procs.size,
+      endedPids: this.ended.size,
+      threads: this.tidToPid.size,
+      files: this.files.size,
+      pipes: this.pipes.size,
+      sockets: this.sockets.size,
+      edgeSources: this.edges.size,
+      edgesKept,
+      ownedEdges,
+      openSteps: this.steps.openCount,
+    };
   }
 
   firstTs(): number | null {
@@ -401,6 +449,12 @@ export class GraphBuilder {
     ts: number | null,
     bytes: number,
     attrs?: Record<string, unknown>,
+    /**
+     * the process generation with whose end the relation becomes final: the acting process (the
+     * subject, or the activity an entity was generated or invalidated by, or for a derivation the
+     * generator of the derived version)
+     */
+    owner = type === "wasGeneratedBy" || type === "wasInvalidatedBy" ? to : from,
   ): GraphEdge {
     let byTo = this.edges.get(from);
     if (!byTo) {
@@ -420,9 +474,47 @@ export class GraphBuilder {
       e = { id: this.nextEdgeId++, type, op, from, to, ts, tsEnd: ts, count: 1, bytes, attrs: attrs ?? {} };
       byTo.set(key, e);
       this.stats.edges++;
+      if (owner !== from) {
+        const list = this.owned.get(owner);
+        if (list) list.push(e);
+        else this.owned.set(owner, [e]);
+      }
     }
     this.dirtyEdges.add(e);
     return e;
+  }
+
+  /**
+   * Forget the relations of an ended process generation: those keyed by its node, and those keyed by
+   * an entity that only it could still extend (generated/invalidated by it, derived while it was the
+   * generator of the version). No event can add to them any more.
+   */
+  private evict(genId: number): void {
+    this.edges.delete(genId);
+    const list = this.owned.get(genId);
+    if (!list) return;
+    this.owned.delete(genId);
+    for (const e of list) {
+      const byTo = this.edges.get(e.from);
+      if (!byTo) continue;
+      byTo.delete(e.to * 512 + TYPE_CODE[e.type] * 64 + OP_CODE[e.op]);
+      if (byTo.size === 0) this.edges.delete(e.from);
+    }
+  }
+
+  /** The process ended (exit, wait status, folded into another as a thread): drop its state. */
+  private endProcess(p: Proc, keepPid: boolean): void {
+    p.alive = false;
+    p.reads = null;
+    if (this.procs.get(p.pid) === p) this.procs.delete(p.pid);
+    if (keepPid) this.ended.set(p.pid, p.node.id);
+    this.retired.push(p.node.id);
+  }
+
+  /** Node id of the process a pid or tid stands for: the live one, else the last one that ended. */
+  private procNodeId(pidOrTid: number): number | undefined {
+    const pid = this.tidToPid.get(pidOrTid) ?? pidOrTid;
+    return this.procs.get(pid)?.node.id ?? this.ended.get(pid);
   }
 
   private associate(node: GraphNode, ts: number): void {
@@ -442,7 +534,10 @@ export class GraphBuilder {
     return ev.pid;
   }
 
-  /** The live process for a pid, created implicitly (via "unknown") when never seen. */
+  /**
+   * The live process for a pid, created implicitly (via "unknown") when never seen or when the last
+   * process of that pid ended (the pid was reused by a process whose start was not traced).
+   */
   private proc(pid: number, ts: number): Proc {
     let p = this.procs.get(pid);
     if (!p) p = this.newProcess(pid, null, "unknown", ts, undefined);
@@ -484,6 +579,11 @@ export class GraphBuilder {
       readSeq: 0,
     };
     this.procs.set(pid, p);
+    if (this.ended.delete(pid)) {
+      // a new process never continues the calls of an earlier one with the same pid
+      this.steps.closePid(pid);
+      this.strayStepPids.delete(pid);
+    }
     this.tidToPid.delete(pid);
     this.stats.processes++;
     this.stats.generations++;
@@ -518,6 +618,8 @@ export class GraphBuilder {
       if (parent && !existing.parentLinked) {
         existing.parentLinked = true;
         this.edge("wasInformedBy", forkOp(ev.via), existing.gen0.id, parent.node.id, ev.ts, 0);
+        // generation 0 already ended (exec'd): its relations are final again at the next drain
+        if (existing.gen0 !== existing.node) this.retired.push(existing.gen0.id);
         if (existing.cwd === undefined && parent.cwd !== undefined) {
           existing.cwd = parent.cwd;
           existing.gen0.attrs.cwd = parent.cwd;
@@ -542,11 +644,11 @@ export class GraphBuilder {
     // a thread announced after its own events made it look like a process: fold it in
     const ghost = this.procs.get(tid);
     if (ghost?.alive && ghost.node === ghost.gen0 && ghost !== p) {
-      ghost.alive = false;
       ghost.node.end = ghost.lastTs;
       ghost.node.attrs.threadOf = p.pid;
       this.touch(ghost.node);
-      this.procs.delete(tid);
+      this.endProcess(ghost, false);
+      this.steps.closePid(tid);
     }
     this.tidToPid.set(tid, p.pid);
     const tids = p.node.attrs.tids ?? [];
@@ -558,7 +660,7 @@ export class GraphBuilder {
 
   private onExec(ev: ExecEvent): void {
     const p = this.proc(this.pidOf(ev), ev.ts);
-    const exePath = this.abs(p, ev.exe);
+    const exePath = ownString(this.abs(p, ev.exe));
     if (!ev.ok) {
       const f = this.file(exePath, "file");
       this.probe(p, f, ev.ts, ev.errno);
@@ -568,8 +670,8 @@ export class GraphBuilder {
     old.end = ev.ts;
     this.touch(old);
     const generation = (old.attrs.generation ?? 0) + 1;
-    const cwd = ev.cwd ?? p.cwd;
-    if (ev.cwd) p.cwd = ev.cwd;
+    const cwd = ev.cwd !== undefined ? ownString(ev.cwd) : p.cwd;
+    if (ev.cwd) p.cwd = cwd;
     const attrs: NodeAttrs = {
       pid: p.pid,
       ppid: old.attrs.ppid ?? null,
@@ -577,8 +679,8 @@ export class GraphBuilder {
       via: "exec",
       exe: exePath,
     };
-    attrs.argv = ev.argv;
-    if (ev.env) attrs.env = ev.env;
+    attrs.argv = ev.argv.map(ownString);
+    if (ev.env) attrs.env = ev.env.map(ownString);
     if (ev.envCount !== undefined) attrs.envCount = ev.envCount;
     if (cwd) attrs.cwd = cwd;
     const node = this.newNode(
@@ -586,12 +688,13 @@ export class GraphBuilder {
       "process",
       `${p.gen0.gid}#${generation}`,
       0,
-      commandLabel(ev.argv, exePath),
+      commandLabel(attrs.argv, exePath),
       ev.ts,
       attrs,
     );
     this.stats.generations++;
     p.node = node;
+    this.retired.push(old.id);
     p.reads = null;
     p.readSeq++;
     this.associate(node, ev.ts);
@@ -610,34 +713,42 @@ export class GraphBuilder {
       if (mapped !== undefined) {
         const p = this.procs.get(mapped);
         if (p && ev.ts > p.lastTs) p.lastTs = ev.ts;
+        this.tidToPid.delete(ev.pid);
+        this.steps.closePid(ev.pid);
       }
       return;
     }
+    // a second report of an exit already seen (wait status first, then the exit line): nothing new
+    if (!this.procs.has(ev.pid) && this.ended.has(ev.pid)) return;
     const p = this.proc(ev.pid, ev.ts);
     const n = p.node;
     n.end = ev.ts;
     if (ev.code !== undefined) n.attrs.exitCode = ev.code;
     if (ev.signal !== undefined) n.attrs.exitSignal = ev.signal;
     if (ev.coreDumped) n.attrs.coreDumped = true;
-    p.alive = false;
-    p.reads = null;
     this.touch(n);
+    this.endProcess(p, true);
     this.steps.closePid(p.pid);
   }
 
   private onWait(ev: WaitEvent): void {
     const p = this.proc(this.pidOf(ev), ev.ts);
     const c = this.procs.get(ev.child);
-    if (!c || c === p) return;
+    if (c === p) return;
+    if (!c) {
+      const endedId = this.ended.get(ev.child);
+      if (endedId !== undefined) this.edge("wasInformedBy", "wait", p.node.id, endedId, ev.ts, 0);
+      return;
+    }
     this.edge("wasInformedBy", "wait", p.node.id, c.node.id, ev.ts, 0);
-    if (c.alive && (ev.code !== undefined || ev.signal !== undefined)) {
+    if (ev.code !== undefined || ev.signal !== undefined) {
       // exit lines suppressed (strace -qq): the wait status tells how the child ended
-      c.alive = false;
       const n = c.node;
       if (n.end === null) n.end = Math.max(c.lastTs, n.start ?? c.lastTs);
       if (ev.code !== undefined) n.attrs.exitCode = ev.code;
       if (ev.signal !== undefined) n.attrs.exitSignal = ev.signal;
       this.touch(n);
+      this.endProcess(c, true);
       this.steps.closePid(c.pid);
     }
   }
@@ -646,7 +757,9 @@ export class GraphBuilder {
     this.stats.calls++;
     const pid = this.pidOf(ev);
     const p = this.procs.get(pid);
-    if (p && ev.ts > p.lastTs) p.lastTs = ev.ts;
+    if (p) {
+      if (ev.ts > p.lastTs) p.lastTs = ev.ts;
+    } else if (this.ended.has(pid)) this.strayStepPids.add(pid);
     this.steps.add(ev, pid);
   }
 
@@ -672,6 +785,7 @@ export class GraphBuilder {
       }
       return f;
     }
+    filePath = ownString(filePath);
     const isDev = type === "device" || (filePath.startsWith("/dev/") && !filePath.startsWith("/dev/shm/"));
     const t = isDev ? "device" : type;
     const category = categorizePath(filePath, this.ctx.cwd);
@@ -762,7 +876,7 @@ export class GraphBuilder {
       const existed = !creating && f.exists !== EXISTS_NO;
       if (f.touched || existed) {
         const prev = this.newVersion(f, ts);
-        if (existed) this.edge("wasDerivedFrom", "version", f.node.id, prev.id, ts, 0);
+        if (existed) this.edge("wasDerivedFrom", "version", f.node.id, prev.id, ts, 0, undefined, pid);
       } else if (f.node.start === null) {
         f.node.start = ts;
         this.touch(f.node);
@@ -778,7 +892,7 @@ export class GraphBuilder {
       !(f.copyNode === f.node.id && f.copyBy === pid && f.copySeq === p.readSeq)
     ) {
       for (const [src, nid] of p.reads) {
-        if (src !== f) this.edge("wasDerivedFrom", "copy", f.node.id, nid, ts, 0);
+        if (src !== f) this.edge("wasDerivedFrom", "copy", f.node.id, nid, ts, 0, undefined, pid);
       }
       f.copyNode = f.node.id;
       f.copyBy = pid;
@@ -933,7 +1047,7 @@ export class GraphBuilder {
             this.touch(f.node);
           } else {
             const t = this.file(this.abs(p, ev.target), "file");
-            this.edge("wasDerivedFrom", "link", f.node.id, t.node.id, ts, 0);
+            this.edge("wasDerivedFrom", "link", f.node.id, t.node.id, ts, 0, undefined, p.node.id);
           }
         }
         break;
@@ -965,7 +1079,7 @@ export class GraphBuilder {
     dst.exists = EXISTS_YES;
     dst.touched = true;
     this.edge("wasGeneratedBy", "rename", dst.node.id, p.node.id, ts, 0);
-    this.edge("wasDerivedFrom", "rename", dst.node.id, srcVersion.id, ts, 0);
+    this.edge("wasDerivedFrom", "rename", dst.node.id, srcVersion.id, ts, 0, undefined, p.node.id);
     this.invalidate(p, src, "rename", ts);
     src.node.attrs.renamedTo = dstPath;
     dst.node.attrs.renamedFrom = src.path;

@@ -1,6 +1,11 @@
 import type { CallEvent } from "../events/event-types.js";
 import type { Step } from "../store/store-types.js";
 
+/** A copy of a string that does not keep alive a big string it was sliced from (see ownString). */
+function own(s: string): string {
+  return s.length < 13 ? s : ` ${s}`.slice(1);
+}
+
 /**
  * Folds `call` events into steps: consecutive calls of one process with the same name on the same
  * resource are one step. Runs are per process (other processes interleaving do not break them);
@@ -58,8 +63,15 @@ export class StepFolder {
     this.closed.push(step);
   }
 
-  /** Steps closed since the last call. */
+  /**
+   * Steps closed since the last call. The open steps stay: their strings are copied so they no
+   * longer keep alive the input chunks they were cut from.
+   */
   take(): Step[] {
+    for (const s of this.open.values()) {
+      s.resource = own(s.resource);
+      if (s.ret !== null) s.ret = own(s.ret);
+    }
     const out = this.closed;
     this.closed = [];
     return out;
@@ -71,6 +83,11 @@ export class StepFolder {
     this.open.clear();
     for (const s of rest) this.close(s);
     return this.take();
+  }
+
+  /** steps still open (one per process with calls) */
+  get openCount(): number {
+    return this.open.size;
   }
 
   get count(): number {

@@ -2,13 +2,18 @@
  * The SQLite schema as an ordered list of forward migrations. `schema_version` holds the version
  * the file is at; opening applies every migration above it, and refuses a file from the future.
  */
+import type Database from "better-sqlite3";
+import { chunkSteps } from "./step-chunks.js";
+import type { Step } from "./store-types.js";
 
 export interface Migration {
   version: number;
   sql: string;
+  /** data to move after `sql` ran, in the same transaction */
+  data?: (db: Database.Database) => void;
 }
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Tag stored in `meta` so another program's SQLite file is never mistaken for ours. */
 export const APP_TAG = "provflow";
@@ -99,4 +104,46 @@ CREATE TABLE problems (
 CREATE INDEX problems_run ON problems (run_id);
 `,
   },
+  {
+    // version 2: the calls log in chunks of steps (one row per up to 4096 steps, see step-chunks.ts)
+    version: 2,
+    sql: `
+CREATE TABLE step_chunks (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL,
+  min_start INTEGER NOT NULL,
+  max_start INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX step_chunks_run ON step_chunks (run_id, min_start, id);
+`,
+    data: migrateStepsToChunks,
+  },
 ];
+
+/** Version 1 → 2: every run's steps rows become chunks, run by run in (start, seq) order. */
+function migrateStepsToChunks(db: Database.Database): void {
+  const hasSteps = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'steps'").get();
+  if (hasSteps !== undefined) {
+    const runs = db.prepare("SELECT DISTINCT run_id FROM steps").pluck().all() as number[];
+    const read = db.prepare(
+      `SELECT seq, pid, call, resource, count, bytes, errors, "start", "end", dur, ret FROM steps
+       WHERE run_id = ? AND ("start", seq) > (?, ?) ORDER BY "start", seq LIMIT 4096`,
+    );
+    const insert = db.prepare(
+      `INSERT INTO step_chunks (run_id, min_start, max_start, n, data) VALUES (?, ?, ?, ?, ?)`,
+    );
+    for (const runId of runs) {
+      let after: [number, number] = [Number.MIN_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+      for (;;) {
+        const rows = read.all(runId, after[0], after[1]) as Step[];
+        if (rows.length === 0) break;
+        const last = rows[rows.length - 1] as Step;
+        after = [last.start, last.seq];
+        for (const c of chunkSteps(rows, null)) insert.run(runId, c.minStart, c.maxStart, c.count, c.data);
+      }
+    }
+    db.exec("DROP TABLE steps");
+  }
+}

@@ -10,6 +10,13 @@ import type {
   RelationType,
 } from "../graph/prov-types.js";
 import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
+import {
+  type ChunkHead,
+  chunkSteps,
+  decodeStepChunk,
+  StepMerger,
+  type StepScanStats,
+} from "./step-chunks.js";
 import { StoreError } from "./store-error.js";
 import type {
   Batch,
@@ -85,20 +92,6 @@ interface EdgeRow {
   count: number;
   bytes: number;
   attrs: string;
-}
-
-interface StepRow {
-  seq: number;
-  pid: number;
-  call: string;
-  resource: string;
-  count: number;
-  bytes: number;
-  errors: number;
-  start: number;
-  end: number;
-  dur: number;
-  ret: string | null;
 }
 
 const RUN_COLUMNS = `r.*, (SELECT count(*) FROM nodes n WHERE n.run_id = r.id) AS node_count,
@@ -206,7 +199,7 @@ export class SqliteStore implements GraphStore {
       if (!this.readonly) {
         this.db.pragma("journal_mode = WAL");
         this.db.pragma("synchronous = NORMAL");
-        this.db.pragma("cache_size = -65536");
+        this.db.pragma("cache_size = -16384");
         this.markStaleRuns();
       }
     } catch (err) {
@@ -276,6 +269,7 @@ export class SqliteStore implements GraphStore {
       for (const m of migrations) {
         if (m.version <= version) continue;
         this.db.exec(m.sql);
+        m.data?.(this.db);
         this.db
           .prepare("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)")
           .run(m.version, Date.now());
@@ -404,6 +398,10 @@ export class SqliteStore implements GraphStore {
   }
 
   private appendTx: ((runId: number, batch: Batch) => void) | null = null;
+  /** per run, the largest step start written by this store (null: none yet) */
+  private readonly stepWatermark = new Map<number, number | null>();
+  /** what the last finished iterateSteps held at most at once */
+  lastStepScan: StepScanStats | null = null;
 
   private buildAppend(): (runId: number, batch: Batch) => void {
     const db = this.db;
@@ -453,27 +451,22 @@ export class SqliteStore implements GraphStore {
         p[i + 11] = ++ctx.seq;
       },
     );
-    const steps = bulkInsert<Step, { runId: number }>(
-      db,
-      `INSERT OR REPLACE INTO steps (run_id, seq, pid, call, resource, count, bytes, errors, "start", "end", dur, ret)
-       VALUES`,
-      12,
-      "",
-      (s, p, i, ctx) => {
-        p[i] = ctx.runId;
-        p[i + 1] = s.seq;
-        p[i + 2] = s.pid;
-        p[i + 3] = s.call;
-        p[i + 4] = s.resource;
-        p[i + 5] = s.count;
-        p[i + 6] = s.bytes;
-        p[i + 7] = s.errors;
-        p[i + 8] = s.start;
-        p[i + 9] = s.end;
-        p[i + 10] = s.dur;
-        p[i + 11] = s.ret;
-      },
+    const insertChunk = db.prepare(
+      "INSERT INTO step_chunks (run_id, min_start, max_start, n, data) VALUES (?, ?, ?, ?, ?)",
     );
+    const maxStart = db.prepare("SELECT max(max_start) FROM step_chunks WHERE run_id = ?").pluck();
+    const steps = (rows: readonly Step[], ctx: { runId: number }) => {
+      if (rows.length === 0) return;
+      let watermark = this.stepWatermark.get(ctx.runId);
+      if (watermark === undefined) {
+        watermark = (maxStart.get(ctx.runId) as number | null) ?? null;
+      }
+      for (const c of chunkSteps([...rows], watermark)) {
+        insertChunk.run(ctx.runId, c.minStart, c.maxStart, c.count, c.data);
+        if (watermark === null || c.maxStart > watermark) watermark = c.maxStart;
+      }
+      this.stepWatermark.set(ctx.runId, watermark);
+    };
     const problems = bulkInsert<Problem, { runId: number }>(
       db,
       "INSERT INTO problems (run_id, file, line, message, text) VALUES",
@@ -497,7 +490,17 @@ export class SqliteStore implements GraphStore {
       problems(batch.problems, ctx);
       setSeq.run(String(ctx.seq));
     });
-    return (runId, batch) => tx.immediate(runId, batch);
+    return (runId, batch) => {
+      const before = this.stepWatermark.get(runId);
+      try {
+        tx.immediate(runId, batch);
+      } catch (err) {
+        // rolled back: what was written is not there
+        if (before === undefined) this.stepWatermark.delete(runId);
+        else this.stepWatermark.set(runId, before);
+        throw err;
+      }
+    };
   }
 
   async appendBatch(runId: number, batch: Batch): Promise<void> {
@@ -632,31 +635,54 @@ export class SqliteStore implements GraphStore {
     }
   }
 
+  /**
+   * Steps in (start, seq) order: chunks are read in order of their smallest start (a page of chunk
+   * heads at a time, by keyset) and merged; only the chunks overlapping the current start are held.
+   */
   async *iterateSteps(runId: number, batchSize = 5000): AsyncIterable<Step[]> {
     const size = Math.max(1, Math.floor(batchSize));
-    const first = this.stmt(
-      `SELECT seq, pid, call, resource, count, bytes, errors, "start", "end", dur, ret FROM steps
-       WHERE run_id = ? ORDER BY "start", seq LIMIT ?`,
+    const headsStmt = this.stmt(
+      `SELECT id, min_start AS minStart FROM step_chunks WHERE run_id = ? AND (min_start, id) > (?, ?)
+       ORDER BY min_start, id LIMIT 256`,
     );
-    const next = this.stmt(
-      `SELECT seq, pid, call, resource, count, bytes, errors, "start", "end", dur, ret FROM steps
-       WHERE run_id = ? AND ("start", seq) > (?, ?) ORDER BY "start", seq LIMIT ?`,
-    );
-    let last: StepRow | undefined;
-    for (;;) {
-      let rows: StepRow[];
+    const dataStmt = this.stmt("SELECT data FROM step_chunks WHERE id = ?").pluck();
+    let heads: ChunkHead[] = [];
+    let at = 0;
+    let after: [number, number] = [Number.MIN_SAFE_INTEGER, 0];
+    let done = false;
+    const fail = (err: unknown) => this.fail(`cannot read steps of run ${runId}`, err);
+    const nextHead = (): ChunkHead | null => {
+      if (at < heads.length) return heads[at] as ChunkHead;
+      if (done) return null;
       try {
-        rows = (
-          last === undefined ? first.all(runId, size) : next.all(runId, last.start, last.seq, size)
-        ) as StepRow[];
+        heads = headsStmt.all(runId, after[0], after[1]) as ChunkHead[];
       } catch (err) {
-        throw this.fail(`cannot read steps of run ${runId}`, err);
+        throw fail(err);
       }
-      if (rows.length === 0) return;
-      last = rows[rows.length - 1];
-      yield rows;
-      if (rows.length < size) return;
+      at = 0;
+      if (heads.length < 256) done = true;
+      const last = heads[heads.length - 1];
+      if (last === undefined) return null;
+      after = [last.minStart, last.id];
+      return heads[0] as ChunkHead;
+    };
+    const take = (): Step[] => {
+      const head = heads[at++] as ChunkHead;
+      let data: string | undefined;
+      try {
+        data = dataStmt.get(head.id) as string | undefined;
+        return data === undefined ? [] : decodeStepChunk(data);
+      } catch (err) {
+        throw fail(err);
+      }
+    };
+    const merger = new StepMerger(nextHead, take);
+    for (;;) {
+      const out = merger.read(size);
+      if (out.length > 0) yield out;
+      if (out.length < size) break;
     }
+    this.lastStepScan = merger.stats;
   }
 
   /**
@@ -710,10 +736,11 @@ export class SqliteStore implements GraphStore {
     try {
       this.db
         .transaction(() => {
-          for (const table of ["nodes", "edges", "steps", "problems"]) {
+          for (const table of ["nodes", "edges", "step_chunks", "problems"]) {
             this.stmt(`DELETE FROM ${table} WHERE run_id = ?`).run(id);
           }
           this.stmt("DELETE FROM runs WHERE id = ?").run(id);
+          this.stepWatermark.delete(id);
         })
         .immediate();
     } catch (err) {
