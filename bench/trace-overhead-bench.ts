@@ -99,9 +99,24 @@ export function traceOverheadBench(): string[] {
         w.reset();
         const rzDir = join(OUT, "rz");
         rmSync(rzDir, { recursive: true, force: true });
-        const r = measure(["reprozip", "trace", "--dont-identify-packages", "-d", rzDir, ...w.command], {
-          cwd: w.cwd,
-        });
+        // ReproZip can hang after its tracer crashes (clone3): timeout kills its whole process group
+        const r = measure(
+          [
+            "timeout",
+            "-s",
+            "KILL",
+            "120",
+            "reprozip",
+            "trace",
+            "--dont-identify-packages",
+            "-d",
+            rzDir,
+            ...w.command,
+          ],
+          {
+            cwd: w.cwd,
+          },
+        );
         if (r.status !== 0) rzOk = false;
         else times.reprozip!.push(r.wallS);
       }
@@ -116,7 +131,7 @@ export function traceOverheadBench(): string[] {
         s.toFixed(2),
         p.toFixed(2),
         (p / s).toFixed(2),
-        rz === null ? "failed (crash)" : rz.toFixed(2),
+        rz === null ? "failed (crashed or hung; clone3)" : rz.toFixed(2),
         rz === null ? "–" : (rz / s).toFixed(2),
         rss.toFixed(0),
       ]),

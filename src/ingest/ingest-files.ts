@@ -117,7 +117,7 @@ export function pipelineInputs(inputs: ResolvedInput[], ctx: RunContext, topPid?
       };
     }
     const stream =
-      input.path === "-" ? process.stdin : createReadStream(input.path, { highWaterMark: 1 << 20 });
+      input.path === "-" ? process.stdin : createReadStream(input.path, { highWaterMark: 128 << 10 });
     return {
       label: input.path,
       batches: readLineBatches(stream),

@@ -315,8 +315,8 @@ for (const [n, names] of [
 }
 const ALL_ARGS = 0x7fffffff;
 
-const PENDING_PER_TID = 4096;
-const PENDING_TOTAL = 65536;
+const PENDING_PER_TID = 512;
+const PENDING_TOTAL = 4096;
 const DECO_CACHE_MAX = 8192;
 
 interface FdInfo {
@@ -332,6 +332,17 @@ interface FdInfo {
  */
 function ownString(s: string): string {
   return s.length < 13 ? s : ` ${s}`.slice(1);
+}
+
+/**
+ * A held item must not keep its input batch alive while it waits (the queue lives across batches):
+ * its strings are copied.
+ */
+function detach(it: Item): Item {
+  if ("type" in it) return it;
+  const args = new Array<string>(it.args.length);
+  for (let i = 0; i < args.length; i++) args[i] = ownString(it.args[i] as string);
+  return { ...it, name: ownString(it.name), args, ret: ownString(it.ret) };
 }
 
 /** `3` → 3 (plain decimal descriptor, at most 9 digits, no spaces); -1 for anything else */
@@ -468,7 +479,7 @@ export class SyscallInterpreter {
           q = [];
           this.pending.set(tid, q);
         }
-        q.push(it);
+        q.push(detach(it));
         this.pendingTotal++;
         if (q.length >= PENDING_PER_TID || this.pendingTotal >= PENDING_TOTAL) {
           const first = q[0] as Item;
