@@ -79,12 +79,9 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
   await flush(builder.drain());
   await flush(builder.finish());
 
-  const b = builder.stats;
-  for (const [k, v] of Object.entries(b)) {
-    if (typeof v === "number" && !(k in stats && k !== "problems" && k !== "calls")) stats[k] = v;
-  }
-  stats.calls = b.calls ?? stats.calls;
-  stats.problems = b.problems ?? stats.problems;
+  // the reader's counts (lines, bytes, events) and the builder's (processes, files, calls, problems…)
+  const { events: _builderEvents, ...built } = builder.stats;
+  Object.assign(stats, built);
   const root = builder.rootExit();
   return {
     stats,
