@@ -200,6 +200,8 @@ export class SqliteStore implements GraphStore {
         this.db.pragma("journal_mode = WAL");
         this.db.pragma("synchronous = NORMAL");
         this.db.pragma("cache_size = -16384");
+        // fewer, larger checkpoints while a run is written (the WAL may grow to ~64 MB between them)
+        this.db.pragma("wal_autocheckpoint = 16384");
         this.markStaleRuns();
       }
     } catch (err) {
