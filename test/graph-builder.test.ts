@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ProvEvent, RunContext } from "../src/events/event-types.js";
 import { type FileAccess, GraphBuilder } from "../src/graph/graph-builder.js";
 import type { GraphEdge, GraphNode } from "../src/graph/prov-types.js";
 import { findFormat } from "../src/sources/source-registry.js";
 import type { Batch } from "../src/store/store-types.js";
+import { CORPUS } from "./helpers/cli.js";
 
 /** 2026-11-23 + HH:MM:SS.uuuuuu (strace -tt) → µs since the epoch */
 function t(clock: string): number {
@@ -967,7 +969,7 @@ describe("GraphBuilder pipes, sockets, problems, steps", () => {
 });
 
 describe("GraphBuilder bounded memory", () => {
-  const corpus = "/work/shared/corpus/strace-local";
+  const corpus = join(CORPUS, "strace-local");
   const fold = (file: string, drainEvery: number) => {
     const parser = findFormat("strace")?.createParser({ file, ctx: { host: "vm1" } });
     if (!parser) throw new Error("no strace format");

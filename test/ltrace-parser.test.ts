@@ -1,11 +1,13 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ProvEvent } from "../src/events/event-types.js";
 import { errnoName, LtraceParser, ltraceCallee } from "../src/sources/ltrace/ltrace-parser.js";
 import { ltraceFormat } from "../src/sources/ltrace/ltrace-source-format.js";
+import { CORPUS } from "./helpers/cli.js";
 
-const LOCAL = "/work/shared/corpus/strace-local";
-const SURVOL = "/work/shared/corpus/strace/survol";
+const LOCAL = join(CORPUS, "strace-local");
+const SURVOL = join(CORPUS, "strace/survol");
 
 function readLines(path: string): string[] {
   const lines = readFileSync(path, "latin1").split("\n");

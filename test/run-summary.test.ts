@@ -9,6 +9,7 @@ import { GraphBuilder } from "../src/graph/graph-builder.js";
 import type { GraphEdge, GraphNode } from "../src/graph/prov-types.js";
 import { buildRunSummary } from "../src/graph/run-summary.js";
 import type { Batch, RunRecord } from "../src/store/store-types.js";
+import { CORPUS } from "./helpers/cli.js";
 
 function t(clock: string): number {
   return Date.parse(`2026-11-23T${clock.slice(0, 8)}Z`) * 1000 + Number(clock.slice(9));
@@ -308,7 +309,7 @@ describe("buildRunSummary", () => {
   });
 
   it("matches the kernel oracle (pyproc/oracle.json) for exec, created, deleted, renamed", () => {
-    const oracle = JSON.parse(readFileSync("/work/shared/corpus/fidelity/pyproc/oracle.json", "utf8")) as {
+    const oracle = JSON.parse(readFileSync(join(CORPUS, "fidelity/pyproc/oracle.json"), "utf8")) as {
       executed: string[];
       created: string[];
       deleted: string[];

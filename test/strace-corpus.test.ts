@@ -12,8 +12,9 @@ import {
   StraceCallJoiner,
 } from "../src/sources/strace/strace-call-joiner.js";
 import type { StraceNotice, SyscallRecord } from "../src/sources/syscalls/syscall-record.js";
+import { CORPUS } from "./helpers/cli.js";
 
-const C = "/work/shared/corpus";
+const C = CORPUS;
 
 function run(file: string, opts: JoinerOptions = {}) {
   const j = new StraceCallJoiner({ file, ...opts });

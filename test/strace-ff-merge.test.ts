@@ -11,8 +11,9 @@ import {
   mergeFfFiles,
   mergeFfLineBatches,
 } from "../src/sources/strace/strace-ff-merge.js";
+import { CORPUS } from "./helpers/cli.js";
 
-const C = "/work/shared/corpus";
+const C = CORPUS;
 const dirFiles = (d: string) => readdirSync(d).map((f) => join(d, f));
 
 /** `PID line` output (what strace-log-merge prints) and its md5 */

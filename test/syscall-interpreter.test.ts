@@ -1,11 +1,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { ProvEvent } from "../src/events/event-types.js";
-import { splitArgs } from "../src/sources/syscalls/syscall-args.js";
+import { splitArgs } from "../src/sources/strace/strace-args.js";
 import { SyscallInterpreter } from "../src/sources/syscalls/syscall-interpreter.js";
 import type { StraceNotice, SyscallRecord } from "../src/sources/syscalls/syscall-record.js";
-
-const CORPUS = "/work/shared/corpus";
+import { CORPUS } from "./helpers/cli.js";
 
 /** A minimal strace line reader for tests (the real one lives in src/sources/strace/). */
 function miniStrace(text: string, ffPid?: number): Array<SyscallRecord | StraceNotice> {

@@ -1,6 +1,6 @@
 import type { ProvEvent, RunContext } from "../../events/event-types.js";
 import type { LineParser, ParserOptions } from "../source-types.js";
-import { splitArgs } from "../syscalls/syscall-args.js";
+import { splitArgs } from "../strace/strace-args.js";
 import { SyscallInterpreter } from "../syscalls/syscall-interpreter.js";
 import type { StraceNotice, SyscallRecord } from "../syscalls/syscall-record.js";
 

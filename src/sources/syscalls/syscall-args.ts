@@ -1,4 +1,5 @@
 import type { ResourceRef, SocketFamily } from "../../events/event-types.js";
+import { decodeCStringBody } from "../strace/c-string.js";
 
 /**
  * Small, allocation-light helpers to read strace/ltrace argument text (the raw top-level arguments of a
@@ -8,96 +9,14 @@ import type { ResourceRef, SocketFamily } from "../../events/event-types.js";
 const BACKSLASH = 92;
 const QUOTE = 34;
 
-function hexVal(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-function pushUtf8(bytes: number[], ch: string): void {
-  const b = Buffer.from(ch, "utf8");
-  for (let i = 0; i < b.length; i++) bytes.push(b[i] as number);
-}
-
 /**
- * Decode the C escapes of `s[start, end)` (\n \t \" \\ \NNN octal, \xNN) into a UTF-8 string.
- * Fast path: no backslash → a plain slice.
+ * Decode the C escapes of `s[start, end)` (\n \t \" \\ \NNN octal, \xNN) into a UTF-8 string: the
+ * strace source's decoder, on the slice.
  */
 export function unescapeC(s: string, start = 0, end = s.length): string {
   const bs = s.indexOf("\\", start);
   if (bs < 0 || bs >= end) return s.slice(start, end);
-  const bytes: number[] = [];
-  let i = start;
-  while (i < end) {
-    const c = s.charCodeAt(i);
-    if (c !== BACKSLASH) {
-      if (c < 128) bytes.push(c);
-      else {
-        // keep surrogate pairs together
-        const cp = s.codePointAt(i) as number;
-        const ch = String.fromCodePoint(cp);
-        pushUtf8(bytes, ch);
-        i += ch.length;
-        continue;
-      }
-      i++;
-      continue;
-    }
-    const n = s.charCodeAt(i + 1);
-    i += 2;
-    switch (n) {
-      case 110: // n
-        bytes.push(10);
-        break;
-      case 116: // t
-        bytes.push(9);
-        break;
-      case 114: // r
-        bytes.push(13);
-        break;
-      case 118: // v
-        bytes.push(11);
-        break;
-      case 102: // f
-        bytes.push(12);
-        break;
-      case 98: // b
-        bytes.push(8);
-        break;
-      case 97: // a
-        bytes.push(7);
-        break;
-      case 120: {
-        // x
-        let v = 0;
-        let k = 0;
-        while (k < 2 && i < end) {
-          const h = hexVal(s.charCodeAt(i));
-          if (h < 0) break;
-          v = v * 16 + h;
-          i++;
-          k++;
-        }
-        bytes.push(v & 255);
-        break;
-      }
-      default:
-        if (n >= 48 && n <= 55) {
-          let v = n - 48;
-          let k = 1;
-          while (k < 3 && i < end) {
-            const o = s.charCodeAt(i);
-            if (o < 48 || o > 55) break;
-            v = v * 8 + (o - 48);
-            i++;
-            k++;
-          }
-          bytes.push(v & 255);
-        } else if (!Number.isNaN(n)) bytes.push(n);
-    }
-  }
-  return Buffer.from(bytes).toString("utf8");
+  return decodeCStringBody(s.slice(start, end));
 }
 
 /** Index just past the closing quote of the C string starting at `s[start] === '"'`, or -1. */
@@ -450,44 +369,4 @@ export function socketKind(domain: string | undefined, type: string | undefined)
   }
   if (d === "AF_NETLINK" || d === "16") return { type: "socket", family: "netlink", protocol: "NETLINK" };
   return { type: "socket", family: "other", protocol: d };
-}
-
-/**
- * Split an argument list (the text between the call's parentheses) on top-level commas: commas inside
- * quotes, (), [], {} and <> (decorations; `->` is not a closing bracket) do not split. Arguments are trimmed.
- */
-export function splitArgs(text: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = 0;
-  const len = text.length;
-  let i = 0;
-  while (i < len) {
-    const c = text.charCodeAt(i);
-    if (c === QUOTE) {
-      i++;
-      while (i < len) {
-        const d = text.charCodeAt(i);
-        if (d === BACKSLASH) i += 2;
-        else if (d === QUOTE) break;
-        else i++;
-      }
-      i++;
-      continue;
-    }
-    if (c === 40 || c === 91 || c === 123 || c === 60) depth++;
-    else if (c === 41 || c === 93 || c === 125) {
-      if (depth > 0) depth--;
-    } else if (c === 62) {
-      const prev = text.charCodeAt(i - 1);
-      if (depth > 0 && prev !== 45 && prev !== 61) depth--;
-    } else if (c === 44 && depth === 0) {
-      out.push(text.slice(start, i).trim());
-      start = i + 1;
-    }
-    i++;
-  }
-  const last = text.slice(start).trim();
-  if (last.length > 0 || out.length > 0) out.push(last);
-  return out;
 }
