@@ -1,4 +1,4 @@
-import type { ProvEvent, RunContext } from "../events/event-types.js";
+import type { ProvEvent, RunContext, SourceLocation } from "../events/event-types.js";
 import { GraphBuilder } from "../graph/graph-builder.js";
 import type { LineBatch } from "../sources/line-batches.js";
 import type { LineParser } from "../sources/source-types.js";
@@ -65,7 +65,9 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
     for await (const batch of input.batches) {
       stats.lines += batch.lines.length;
       stats.bytes += batch.bytes;
-      take(input.parser.push(batch.lines, batch.firstLine));
+      const events = input.parser.push(batch.lines, batch.firstLine);
+      if (batch.origins) relocateProblems(events, batch.firstLine, batch.origins);
+      take(events);
       if (pendingEvents >= flushEvents) await flush(builder.drain());
       opts.onProgress?.(stats.bytes);
       if (opts.shouldStop?.()) {
@@ -91,4 +93,13 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
     exitSignal: root?.signal ?? null,
     stopped,
   };
+}
+
+/** Problems of merged lines point at the merged stream: give them their own file and line back. */
+function relocateProblems(events: ProvEvent[], firstLine: number, origins: SourceLocation[]): void {
+  for (const e of events) {
+    if (e.kind !== "problem") continue;
+    const origin = origins[e.at.line - firstLine];
+    if (origin) e.at = origin;
+  }
 }

@@ -1,6 +1,7 @@
 import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { SourceLocation } from "../events/event-types.js";
 
 /** A batch of whole lines from one input, with where it starts. */
 export interface LineBatch {
@@ -9,6 +10,11 @@ export interface LineBatch {
   firstLine: number;
   /** bytes consumed for these lines, newlines included */
   bytes: number;
+  /**
+   * Where each line really comes from, when the batch merges several files (strace -ff): problems
+   * found in these lines are reported at their own file and line.
+   */
+  origins?: SourceLocation[];
 }
 
 const NL = 10;

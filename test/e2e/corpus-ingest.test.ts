@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runIngest } from "../../src/ingest/run-ingest.js";
@@ -63,6 +63,26 @@ describe("every strace and ltrace log of the corpus ingests", () => {
       expect(run.stats.processes).toBeGreaterThanOrEqual(1);
     });
   }
+
+  it("reports a bad line of a -ff set at its own file and line", async () => {
+    const src = join(CORPUS, "fidelity/archive/ff");
+    const dir2 = tempDir();
+    for (const f of readdirSync(src)) copyFileSync(join(src, f), join(dir2, f));
+    const victim = join(dir2, "ff.4662");
+    const before = readFileSync(victim, "utf8").split("\n").length - 1;
+    // a line spliced in the middle of the file (a corrupt capture), with a time that sorts it in place
+    const lines = readFileSync(victim, "utf8").split("\n");
+    const t = lines[2]!.slice(0, lines[2]!.indexOf(" "));
+    lines.splice(3, 0, `${t} this is not a system call`);
+    writeFileSync(victim, lines.join("\n"));
+    const seen: Array<{ file: string; line: number }> = [];
+    const { runId } = await runIngest({ store, files: [dir2], quiet: true, onProblem: (p) => seen.push(p) });
+    const run = (await store.findRun(runId))!;
+    expect(run.source).toBe("strace-ff");
+    expect(run.stats.problems).toBe(1);
+    expect(seen).toEqual([expect.objectContaining({ file: victim, line: 4 })]);
+    expect(before).toBeGreaterThan(4);
+  });
 
   it("refuses a Windows debugger log with a clear message (not a Linux trace)", async () => {
     const file = join(CORPUS, "strace/survol/windows_dir.pydbg.45884.log");

@@ -6,6 +6,7 @@
  */
 import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import type { SourceLocation } from "../../events/event-types.js";
 import type { LineBatch } from "../line-batches.js";
 
 export interface MergedLine {
@@ -300,13 +301,15 @@ export async function* mergeFfLineBatches(
   let next = 1;
   for await (const batch of mergeFfFiles(paths, opts)) {
     const lines: string[] = new Array(batch.length);
+    const origins: SourceLocation[] = new Array(batch.length);
     let bytes = 0;
     for (let k = 0; k < batch.length; k++) {
       const m = batch[k] as MergedLine;
       lines[k] = `${m.pid} ${m.line}`;
-      bytes += m.line.length + 1;
+      origins[k] = { file: m.file, line: m.lineNo };
+      bytes += Buffer.byteLength(m.line) + 1;
     }
-    yield { lines, firstLine: next, bytes };
+    yield { lines, firstLine: next, bytes, origins };
     next += batch.length;
   }
 }
