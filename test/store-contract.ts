@@ -152,7 +152,7 @@ export function defineStoreContract(
       expect((await store.listRuns()).map((r) => r.id)).toEqual([a, b, c]);
     });
 
-    it("updates a run: status, times, exit, stats, cwd", async () => {
+    it("updates a run: status, times, exit, stats, cwd, command", async () => {
       const id = await store.createRun(newRun("u", { cwd: null }));
       await store.updateRun(id, {
         end: 1_700_000_009_000_001,
@@ -161,6 +161,7 @@ export function defineStoreContract(
         status: "complete",
         stats: { lines: 10, bytes: 1234, events: 7, calls: 9, problems: 1, unfinished: 3 },
         cwd: "/tmp/w",
+        command: ["make", "-j2", "ünïcode arg"],
       });
       const r = await store.findRun(id);
       expect(r).toMatchObject({
@@ -171,6 +172,7 @@ export function defineStoreContract(
         status: "complete",
         stats: { lines: 10, bytes: 1234, events: 7, calls: 9, problems: 1, unfinished: 3 },
         cwd: "/tmp/w",
+        command: ["make", "-j2", "ünïcode arg"],
       });
       // a partial patch leaves the rest alone; null clears
       await store.updateRun(id, { status: "incomplete", exitSignal: null });

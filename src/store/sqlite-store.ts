@@ -386,6 +386,7 @@ export class SqliteStore implements GraphStore {
     if (patch.status !== undefined) add("status", patch.status);
     if (patch.stats !== undefined) add("stats", JSON.stringify(patch.stats));
     if (patch.cwd !== undefined) add("cwd", patch.cwd);
+    if (patch.command !== undefined) add("command", JSON.stringify(patch.command));
     let changes: number;
     try {
       if (sets.length === 0) {

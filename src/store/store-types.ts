@@ -51,6 +51,8 @@ export interface RunRecord {
 }
 
 export interface RunPatch {
+  /** the traced command, once a replay has found it (the first process's argv) */
+  command?: string[];
   start?: number | null;
   end?: number | null;
   exitCode?: number | null;
