@@ -123,7 +123,6 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
         ctx,
         user: opts.host.uid !== null ? { uid: opts.host.uid, name: opts.host.user ?? undefined } : undefined,
         onProblem: opts.onProblem,
-        flushEvents: 20_000,
       },
     );
   } finally {

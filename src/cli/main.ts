@@ -12,6 +12,7 @@ import { runIngest } from "../ingest/run-ingest.js";
 import { resolveDbPath } from "../store/db-path.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
 import type { GraphStore, Problem, RunRecord } from "../store/store-types.js";
+import { openWorkerStore } from "../store/worker-store.js";
 import { ExitCode, NotFoundError, ProvflowError, UsageError } from "../util/errors.js";
 import { currentHostInfo } from "../util/host-info.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
@@ -19,8 +20,13 @@ import { formatRunsTable } from "./runs-table.js";
 
 const VERSION = "0.1.0";
 
-function openStore(db?: string): GraphStore {
-  return openSqliteStore(resolveDbPath(db));
+/**
+ * Reading commands use SQLite directly; recording commands (trace, ingest) write through a worker
+ * thread, so that SQLite works on one core while parsing runs on the other.
+ */
+function openStore(db: string | undefined, writer = false): GraphStore {
+  const path = resolveDbPath(db);
+  return writer ? openWorkerStore(path) : openSqliteStore(path);
 }
 
 async function findRunOrLatest(store: GraphStore, ref?: string): Promise<RunRecord> {
@@ -46,8 +52,12 @@ function problemReporter(quiet: boolean, max = 10) {
   };
 }
 
-async function withStore<T>(db: string | undefined, fn: (store: GraphStore) => Promise<T>): Promise<T> {
-  const store = openStore(db);
+async function withStore<T>(
+  db: string | undefined,
+  fn: (store: GraphStore) => Promise<T>,
+  writer = false,
+): Promise<T> {
+  const store = openStore(db, writer);
   try {
     return await fn(store);
   } finally {
@@ -88,33 +98,37 @@ export function buildProgram(): Command {
         throw new UsageError("nothing to trace: provflow trace -- CMD [ARGS…] or -p PID");
       if (pid !== null && command.length > 0)
         throw new UsageError("give either a command or --pid, not both");
-      const code = await withStore(o.db, async (store) => {
-        const reporter = problemReporter(Boolean(o.quiet));
-        const outcome = await traceCommand({
-          store,
-          host: currentHostInfo(),
-          tracer: o.tracer,
-          command: pid === null ? command : null,
-          pid,
-          name: o.name,
-          log: o.output,
-          env: Boolean(o.env),
-          onProblem: reporter.onProblem,
-        });
-        reporter.close(outcome.runId);
-        if (outcome.tracerFailed) {
-          logErr(
-            `${o.tracer} could not trace the command (its own message is above); no events were recorded`,
-          );
-          return ExitCode.tracer;
-        }
-        if (!o.quiet) {
-          const run = (await store.findRun(outcome.runId))!;
-          if (o.json) process.stderr.write(`${JSON.stringify(run)}\n`);
-          else process.stderr.write(formatRunsTable([run]));
-        }
-        return outcome.exitStatus;
-      });
+      const code = await withStore(
+        o.db,
+        async (store) => {
+          const reporter = problemReporter(Boolean(o.quiet));
+          const outcome = await traceCommand({
+            store,
+            host: currentHostInfo(),
+            tracer: o.tracer,
+            command: pid === null ? command : null,
+            pid,
+            name: o.name,
+            log: o.output,
+            env: Boolean(o.env),
+            onProblem: reporter.onProblem,
+          });
+          reporter.close(outcome.runId);
+          if (outcome.tracerFailed) {
+            logErr(
+              `${o.tracer} could not trace the command (its own message is above); no events were recorded`,
+            );
+            return ExitCode.tracer;
+          }
+          if (!o.quiet) {
+            const run = (await store.findRun(outcome.runId))!;
+            if (o.json) process.stderr.write(`${JSON.stringify(run)}\n`);
+            else process.stderr.write(formatRunsTable([run]));
+          }
+          return outcome.exitStatus;
+        },
+        true,
+      );
       process.exitCode = code;
     });
 
@@ -140,25 +154,29 @@ export function buildProgram(): Command {
     .option("--json", "print the run record as JSON on stdout")
     .argument("<files...>", "log files; a -ff prefix or directory; - for stdin")
     .action(async (files: string[], o) => {
-      await withStore(o.db, async (store) => {
-        const reporter = problemReporter(Boolean(o.quiet));
-        const { runId, stopped } = await runIngest({
-          store,
-          files,
-          name: o.name,
-          kind: o.kind,
-          date: o.date,
-          host: o.host,
-          cwd: o.cwd,
-          quiet: Boolean(o.quiet),
-          onProblem: reporter.onProblem,
-        });
-        reporter.close(runId);
-        const run = (await store.findRun(runId))!;
-        if (o.json) await writeOut(`${JSON.stringify(run)}\n`);
-        else await writeOut(formatRunsTable([run]));
-        if (stopped) process.exitCode = ExitCode.interrupted;
-      });
+      await withStore(
+        o.db,
+        async (store) => {
+          const reporter = problemReporter(Boolean(o.quiet));
+          const { runId, stopped } = await runIngest({
+            store,
+            files,
+            name: o.name,
+            kind: o.kind,
+            date: o.date,
+            host: o.host,
+            cwd: o.cwd,
+            quiet: Boolean(o.quiet),
+            onProblem: reporter.onProblem,
+          });
+          reporter.close(runId);
+          const run = (await store.findRun(runId))!;
+          if (o.json) await writeOut(`${JSON.stringify(run)}\n`);
+          else await writeOut(formatRunsTable([run]));
+          if (stopped) process.exitCode = ExitCode.interrupted;
+        },
+        true,
+      );
     });
 
   program

@@ -43,7 +43,7 @@ export interface PipelineResult {
  */
 export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions): Promise<PipelineResult> {
   const builder = new GraphBuilder({ ctx: opts.ctx, user: opts.user });
-  const flushEvents = opts.flushEvents ?? 20_000;
+  const flushEvents = opts.flushEvents ?? 5_000;
   const stats: RunStats = { lines: 0, bytes: 0, events: 0, calls: 0, problems: 0 };
   let pendingEvents = 0;
   let stopped = false;

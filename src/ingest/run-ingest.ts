@@ -35,6 +35,14 @@ function readSiblingIni(file: string): Record<string, string> {
   return {};
 }
 
+/** The first process's command line, when the log shows its exec (a log of an attach may not). */
+async function rootCommand(store: GraphStore, runId: number): Promise<string[] | null> {
+  const procs = await store.getNodes(runId, { types: ["process"], limit: 16 });
+  const root = procs[0]?.attrs.pid;
+  const exec = procs.find((n) => n.attrs.pid === root && (n.attrs.argv?.length ?? 0) > 0);
+  return exec?.attrs.argv ?? null;
+}
+
 /** Replays logs into a new run: resolve and detect the inputs, run the pipeline, close the run. */
 export async function runIngest(req: IngestRequest): Promise<{ runId: number; stopped: boolean }> {
   if (req.files.length === 0) throw new InputError("no input files");
@@ -78,7 +86,9 @@ export async function runIngest(req: IngestRequest): Promise<{ runId: number; st
       shouldStop: () => stop,
     });
     progress.done();
+    const command = await rootCommand(req.store, runId);
     await req.store.updateRun(runId, {
+      ...(command ? { command } : {}),
       status: result.stopped ? "incomplete" : "complete",
       start: result.start,
       end: result.end,
