@@ -1072,7 +1072,8 @@ export class SyscallInterpreter {
     if (flags & O_CREAT) extra.create = created;
     if (flags & O_TRUNC) extra.truncate = true;
     if (flags & O_APPEND) extra.append = true;
-    if (flags & O_DIRECTORY && (flags & O_CREAT) === 0) extra.directory = true;
+    // only a successful O_DIRECTORY open proves a directory (a failed one is often a probe of a file)
+    if (ok && flags & O_DIRECTORY && (flags & O_CREAT) === 0) extra.directory = true;
     if (ok && !Number.isNaN(ret.fd)) extra.fd = ret.fd;
     this.access(r, proc, "open", res, extra);
     if (ok) {
