@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
-import { CORPUS, runCli, tempDir } from "../helpers/cli.js";
+import { CORPUS, cliJson, runCli, tempDir } from "../helpers/cli.js";
 
 /** python3-prov (Debian's, under /usr/bin/python3) reads the document and counts what it holds. */
 const PROV_COUNT = `
@@ -79,6 +79,16 @@ describe("provflow export --format prov-json on recorded runs", () => {
     expect(r.status).toBe(0);
     expect(r.stdout.startsWith("{")).toBe(true);
     expect(r.stderr).toBe("");
+  });
+
+  it("finds the database through PROVFLOW_DB when --db is not given", () => {
+    const runs = cliJson<Array<{ name: string; command: string[] }>>(["runs", "--json"], {
+      cwd: tempDir(),
+      env: { PROVFLOW_DB: db },
+    });
+    expect(runs.map((r) => r.name)).toEqual(["git"]);
+    // a replay is listed with the traced command, found in the log
+    expect(runs[0]!.command).toEqual(["sh", "-c", "git add README && git commit -q -m first"]);
   });
 
   it("refuses an unknown format and an unknown run with their exit codes", () => {
