@@ -132,19 +132,28 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
   }
   const status = await exited;
   const tracerFailed = result.stats.lines === 0 && (status.code ?? 1) !== 0;
-  // strace exits with the command's status (or dies of its signal); ltrace always exits 0, so its
-  // command's status comes from the recorded exit of the first process
-  let exitStatus = status.signal ? 128 + signalNumber(status.signal) : (status.code ?? 1);
-  if (opts.tracer === "ltrace" && !status.signal && status.code === 0) {
-    if (result.exitSignal) exitStatus = 128 + signalNumber(result.exitSignal as NodeJS.Signals);
-    else if (result.exitCode !== null) exitStatus = result.exitCode;
+  const attached = opts.pid !== null;
+  let exitStatus: number;
+  if (attached) {
+    // attaching ends when the process tree ends or at Ctrl-C, which detaches and leaves it running:
+    // both are a normal end of the recording
+    exitStatus = status.signal && !interrupted ? 128 + signalNumber(status.signal) : 0;
+  } else {
+    // strace exits with the command's status (or dies of its signal); ltrace always exits 0, so its
+    // command's status comes from the recorded exit of the first process
+    exitStatus = status.signal ? 128 + signalNumber(status.signal) : (status.code ?? 1);
+    if (opts.tracer === "ltrace" && !status.signal && status.code === 0) {
+      if (result.exitSignal) exitStatus = 128 + signalNumber(result.exitSignal as NodeJS.Signals);
+      else if (result.exitCode !== null) exitStatus = result.exitCode;
+    }
   }
   await opts.store.updateRun(runId, {
-    status: interrupted && opts.pid === null ? "incomplete" : "complete",
+    status: interrupted && !attached ? "incomplete" : "complete",
     start: result.start,
     end: result.end ?? Date.now() * 1000,
-    exitCode: result.exitCode ?? (status.signal ? null : status.code),
-    exitSignal: result.exitSignal ?? status.signal,
+    // an attached process's exit is only what the trace saw; the tracer's own status says nothing of it
+    exitCode: result.exitCode ?? (attached || status.signal ? null : status.code),
+    exitSignal: result.exitSignal ?? (attached ? null : status.signal),
     stats: { ...result.stats, interrupted: interrupted ? 1 : 0 },
   });
   if (tmp) await rm(tmp, { recursive: true, force: true });

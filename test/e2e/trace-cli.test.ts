@@ -197,6 +197,38 @@ int main(void) {
     expect(s.files.some((f) => f.path === "/etc/hostname" && f.read)).toBe(true);
   });
 
+  it("stops attaching at Ctrl-C, leaves the process running and records a complete run", async () => {
+    const { spawn } = await import("node:child_process");
+    const { CLI } = await import("../helpers/cli.js");
+    const target = spawn("sh", ["-c", "while true; do cat /etc/hostname > /dev/null; sleep 0.1; done"], {
+      stdio: "ignore",
+    });
+    try {
+      const tracer = spawn(
+        process.execPath,
+        [CLI, "trace", "--db", db, "--name", "detached", "-q", "-p", String(target.pid)],
+        {
+          stdio: "ignore",
+        },
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      tracer.kill("SIGINT");
+      const code = await new Promise<number | null>((r) => tracer.on("exit", (c) => r(c)));
+      expect(code).toBe(0);
+      // detached, not killed
+      expect(() => process.kill(target.pid!, 0)).not.toThrow();
+      const runs = cliJson<
+        Array<{ name: string; status: string; exitSignal: string | null; exitCode: number | null }>
+      >(["runs", "--db", db, "--json"]);
+      const run = runs.find((x) => x.name === "detached")!;
+      expect(run).toMatchObject({ status: "complete", exitSignal: null, exitCode: null });
+      const s = cliJson<SummaryJson>(["summary", "--db", db, "detached", "--format", "json"]);
+      expect(s.processes.filter((p) => p.exe?.endsWith("/cat")).length).toBeGreaterThanOrEqual(3);
+    } finally {
+      target.kill("SIGKILL");
+    }
+  });
+
   it("marks the run incomplete when Ctrl-C interrupts the traced command, and exits 130", async () => {
     const { spawn } = await import("node:child_process");
     const { CLI } = await import("../helpers/cli.js");
