@@ -155,6 +155,24 @@ int main(void) {
     expect(run.tracerCommand).toContain("signal=all");
   });
 
+  it("records environments only with --env, and --redact hides their secrets on export", () => {
+    const env = { PF_API_TOKEN: "tok-123456", PF_PLAIN: "visible" };
+    expect(
+      runCli(["trace", "--db", db, "--name", "noenv", "-q", "--", "true"], { cwd: dir, env }).status,
+    ).toBe(0);
+    const plain = runCli(["export", "--db", db, "noenv", "--format", "prov-json"]).stdout;
+    expect(plain).not.toContain("PF_PLAIN");
+    expect(
+      runCli(["trace", "--db", db, "--name", "withenv", "-q", "--env", "--", "true"], { cwd: dir, env })
+        .status,
+    ).toBe(0);
+    const full = runCli(["export", "--db", db, "withenv", "--format", "prov-json"]).stdout;
+    expect(full).toContain("PF_API_TOKEN=tok-123456");
+    const redacted = runCli(["export", "--db", db, "withenv", "--format", "prov-json", "--redact"]).stdout;
+    expect(redacted).not.toContain("tok-123456");
+    expect(redacted).toContain("PF_PLAIN=visible");
+  });
+
   it("keeps the log with -o and the command's stdin", () => {
     const log = join(dir, "kept.strace");
     const r = runCli(["trace", "--db", db, "-q", "-o", log, "--", "tr", "a-z", "A-Z"], {
