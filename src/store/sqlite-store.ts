@@ -692,37 +692,21 @@ export class SqliteStore implements GraphStore {
    * Nodes of a run in id order, in batches (keyset pagination, never the whole table at once).
    * Not part of GraphStore yet; exporters use it when the store has it.
    */
-  async *iterateNodes(
+  iterateNodes(
     runId: number,
     filter: { types?: NodeType[] } = {},
     batchSize = 5000,
   ): AsyncIterable<GraphNode[]> {
-    let after = 0;
-    const size = Math.max(1, Math.floor(batchSize));
-    for (;;) {
-      const batch = await this.getNodes(runId, { ...filter, afterId: after, limit: size });
-      if (batch.length === 0) return;
-      after = batch[batch.length - 1]!.id;
-      yield batch;
-      if (batch.length < size) return;
-    }
+    return keysetPages((afterId, limit) => this.getNodes(runId, { ...filter, afterId, limit }), batchSize);
   }
 
   /** Edges of a run in id order, in batches (keyset pagination). */
-  async *iterateEdges(
+  iterateEdges(
     runId: number,
     filter: { types?: RelationType[] } = {},
     batchSize = 5000,
   ): AsyncIterable<GraphEdge[]> {
-    let after = 0;
-    const size = Math.max(1, Math.floor(batchSize));
-    for (;;) {
-      const batch = await this.getEdges(runId, { ...filter, afterId: after, limit: size });
-      if (batch.length === 0) return;
-      after = batch[batch.length - 1]!.id;
-      yield batch;
-      if (batch.length < size) return;
-    }
+    return keysetPages((afterId, limit) => this.getEdges(runId, { ...filter, afterId, limit }), batchSize);
   }
 
   async getProblems(runId: number, limit?: number): Promise<Problem[]> {
@@ -765,4 +749,20 @@ export class SqliteStore implements GraphStore {
 /** Open (creating and migrating when writable) the provflow database at `path`. */
 export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
   return new SqliteStore(path, opts);
+}
+
+/** Pages of rows in id order: each page starts after the last id of the previous one. */
+async function* keysetPages<T extends { id: number }>(
+  page: (afterId: number, limit: number) => Promise<T[]>,
+  batchSize: number,
+): AsyncIterable<T[]> {
+  let after = 0;
+  const size = Math.max(1, Math.floor(batchSize));
+  for (;;) {
+    const batch = await page(after, size);
+    if (batch.length === 0) return;
+    after = batch[batch.length - 1]!.id;
+    yield batch;
+    if (batch.length < size) return;
+  }
 }
