@@ -731,20 +731,8 @@ export class SyscallInterpreter {
     res: ResourceRef,
     extra?: Partial<AccessEvent>,
   ): AccessEvent {
-    const ev: AccessEvent = {
-      kind: "access",
-      ts: r.ts,
-      pid: proc.pid,
-      at: this.recAt(r.line),
-      op,
-      res,
-      call: r.name,
-      ok: this.isOk(r),
-    };
-    if (r.tid !== proc.pid) ev.tid = r.tid;
-    if (r.errno !== undefined) ev.errno = r.errno;
+    const ev = this.baseAccess(r, proc, op, res);
     if (extra !== undefined) Object.assign(ev, extra);
-    this.curRes = resourceName(res);
     this.out.push(ev);
     return ev;
   }
@@ -758,6 +746,13 @@ export class SyscallInterpreter {
     bytes: number | undefined,
     fd: number,
   ): void {
+    const ev = this.baseAccess(r, proc, op, res);
+    if (bytes !== undefined) ev.bytes = bytes;
+    if (!Number.isNaN(fd)) ev.fd = fd;
+    this.out.push(ev);
+  }
+
+  private baseAccess(r: SyscallRecord, proc: Proc, op: FileOp, res: ResourceRef): AccessEvent {
     const ev: AccessEvent = {
       kind: "access",
       ts: r.ts,
@@ -770,10 +765,8 @@ export class SyscallInterpreter {
     };
     if (r.tid !== proc.pid) ev.tid = r.tid;
     if (r.errno !== undefined) ev.errno = r.errno;
-    if (bytes !== undefined) ev.bytes = bytes;
-    if (!Number.isNaN(fd)) ev.fd = fd;
     this.curRes = resourceName(res);
-    this.out.push(ev);
+    return ev;
   }
 
   // --- handlers --------------------------------------------------------------------------------------
