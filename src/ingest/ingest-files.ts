@@ -38,7 +38,7 @@ function pickFormat(head: string[], name: string, kind?: string): SourceFormat {
   const found = detectFormat(head, name);
   if (!found) {
     throw new InputError(
-      `${name}: cannot tell what kind of log this is (give --kind strace or --kind ltrace)`,
+      `${name}: cannot tell what kind of log this is (give --kind strace, ltrace or audit)`,
     );
   }
   return found.format;
@@ -96,7 +96,7 @@ export async function resolveInputs(args: string[], kind?: string): Promise<Reso
   for (const p of loose) {
     if (grouped.has(p)) continue;
     if (p === "-") {
-      if (!kind) throw new InputError("reading stdin needs --kind (strace or ltrace)");
+      if (!kind) throw new InputError("reading stdin needs --kind (strace, ltrace or audit)");
       out.push({ type: "file", path: "-", format: pickFormat([], "-", kind), size: null });
       continue;
     }

@@ -1,9 +1,10 @@
+import { auditFormat } from "./audit/audit-source-format.js";
 import { ltraceFormat } from "./ltrace/ltrace-source-format.js";
 import type { SourceFormat } from "./source-types.js";
 import { straceFormat } from "./strace/strace-source.js";
 
 /** Every format `provflow ingest` knows, in the order ties are broken. */
-export const sourceFormats: readonly SourceFormat[] = [straceFormat, ltraceFormat];
+export const sourceFormats: readonly SourceFormat[] = [straceFormat, ltraceFormat, auditFormat];
 
 export function findFormat(kind: string): SourceFormat | undefined {
   return sourceFormats.find((f) => f.kind === kind);
