@@ -15,6 +15,7 @@ import type { GraphStore, Problem, RunRecord } from "../store/store-types.js";
 import { openWorkerStore } from "../store/worker-store.js";
 import { ExitCode, NotFoundError, ProvflowError, UsageError } from "../util/errors.js";
 import { currentHostInfo } from "../util/host-info.js";
+import { auditToJsonLines } from "./audit-json-lines.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
 import { formatRunsTable } from "./runs-table.js";
 
@@ -175,6 +176,59 @@ export function buildProgram(): Command {
           const run = (await store.findRun(runId))!;
           if (o.json) await writeOut(`${JSON.stringify(run)}\n`);
           else await writeOut(formatRunsTable([run]));
+          if (stopped) process.exitCode = ExitCode.interrupted;
+        },
+        true,
+      );
+    });
+
+  const audit = program.command("audit").description("the Linux audit log as a source");
+  audit
+    .command("ingest")
+    .description(
+      "read raw audit logs (or - for stdin): into a run of the provenance graph, or as laurel-style JSON lines",
+    )
+    .addOption(
+      new Option("--format <format>", "graph: record a run; laurel: JSON lines on stdout")
+        .choices(["graph", "laurel"])
+        .default("graph"),
+    )
+    .addOption(dbOption())
+    .option("--name <name>", "name of the run (graph)")
+    .option("-q, --quiet", "no progress, no problem lines")
+    .option("--json", "print the run record as JSON on stdout (graph)")
+    .argument("<files...>", "raw audit logs as auditd writes them; - for stdin")
+    .action(async (files: string[], o) => {
+      const reporter = problemReporter(Boolean(o.quiet));
+      if (o.format === "laurel") {
+        const { problems } = await auditToJsonLines({
+          files,
+          out: writeOut,
+          onProblem: (p) =>
+            reporter.onProblem({
+              file: p.at.file,
+              line: p.at.line,
+              message: p.message,
+              text: p.text ?? null,
+            }),
+        });
+        if (problems > 0 && !o.quiet) logErr(`${problems} lines could not be read (reported above)`);
+        return;
+      }
+      await withStore(
+        o.db,
+        async (store) => {
+          const { runId, stopped } = await runIngest({
+            store,
+            files,
+            name: o.name,
+            kind: "audit",
+            quiet: Boolean(o.quiet),
+            onProblem: reporter.onProblem,
+          });
+          reporter.close(runId);
+          const run = (await store.findRun(runId))!;
+          await writeOut(o.json ? `${JSON.stringify(run)}\n` : formatRunsTable([run]));
           if (stopped) process.exitCode = ExitCode.interrupted;
         },
         true,

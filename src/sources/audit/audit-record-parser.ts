@@ -42,6 +42,8 @@ export interface AuditRecord {
   fields: Map<string, AuditValue>;
   /** the key=values nested in a user-space record's `msg='…'` */
   msg?: Map<string, AuditValue>;
+  /** the text inside a user-space record's `msg='…'`, as written */
+  msgText?: string;
   /** ENRICHED suffix (after 0x1d): translated fields such as UID="root", SYSCALL=execve, SADDR={ … } */
   enriched?: Map<string, string>;
   /** free words between the fields ("auditd start,", "avc: denied for", "tty"), space-joined */
@@ -135,6 +137,7 @@ function execveArgKey(key: string): [number, number] | null {
 interface ScanTarget {
   fields: Map<string, AuditValue>;
   msg?: Map<string, AuditValue>;
+  msgText?: string;
   words: string[] | null;
   perms?: string[];
   argParts?: ExecveFragment[];
@@ -252,6 +255,7 @@ function scanFields(
       }
       const inner = new Map<string, AuditValue>();
       t.msg = inner;
+      t.msgText = s.slice(v + 1, close);
       scanFields(s, v + 1, close, t, inner, true, false);
       i = close + 1;
       continue;
@@ -424,6 +428,7 @@ export function parseAuditLine(line: string, lineNo: number): AuditRecord | Audi
     line: lineNo,
   };
   if (t.msg) rec.msg = t.msg;
+  if (t.msgText !== undefined) rec.msgText = t.msgText;
   if (enriched) rec.enriched = enriched;
   if (t.words) rec.text = t.words.join(" ");
   if (t.perms) rec.perms = t.perms;
