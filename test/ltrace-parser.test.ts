@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ProvEvent } from "../src/events/event-types.js";
-import { errnoName, LtraceParser, ltraceCallee } from "../src/sources/ltrace/ltrace-parser.js";
+import { LtraceParser, ltraceCallee } from "../src/sources/ltrace/ltrace-parser.js";
 import { ltraceFormat } from "../src/sources/ltrace/ltrace-source-format.js";
+import { errnoName } from "../src/sources/syscalls/errno-names.js";
 import { CORPUS } from "./helpers/cli.js";
 
 const LOCAL = join(CORPUS, "strace-local");

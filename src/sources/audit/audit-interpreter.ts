@@ -9,6 +9,7 @@ import type {
   ResourceRef,
   SocketEvent,
 } from "../../events/event-types.js";
+import { errnoName } from "../syscalls/errno-names.js";
 import type { AuditEvent, AuditGroupItem } from "./audit-event-grouper.js";
 import { type AuditRecord, execveArgv, proctitleArgv } from "./audit-record-parser.js";
 import { type AuditSockaddr, decodeSockaddr } from "./audit-sockaddr.js";
@@ -79,48 +80,6 @@ const DIRFD_ARG: Record<string, string> = {
   faccessat: "a0",
   faccessat2: "a0",
 };
-
-const ERRNO: Record<number, string> = {
-  1: "EPERM",
-  2: "ENOENT",
-  3: "ESRCH",
-  4: "EINTR",
-  5: "EIO",
-  9: "EBADF",
-  10: "ECHILD",
-  11: "EAGAIN",
-  12: "ENOMEM",
-  13: "EACCES",
-  14: "EFAULT",
-  16: "EBUSY",
-  17: "EEXIST",
-  18: "EXDEV",
-  20: "ENOTDIR",
-  21: "EISDIR",
-  22: "EINVAL",
-  24: "EMFILE",
-  26: "ETXTBSY",
-  28: "ENOSPC",
-  30: "EROFS",
-  36: "ENAMETOOLONG",
-  38: "ENOSYS",
-  39: "ENOTEMPTY",
-  40: "ELOOP",
-  95: "EOPNOTSUPP",
-  97: "EAFNOSUPPORT",
-  98: "EADDRINUSE",
-  99: "EADDRNOTAVAIL",
-  101: "ENETUNREACH",
-  104: "ECONNRESET",
-  110: "ETIMEDOUT",
-  111: "ECONNREFUSED",
-  113: "EHOSTUNREACH",
-  115: "EINPROGRESS",
-};
-
-function errnoName(n: number): string {
-  return ERRNO[n] ?? `ERRNO_${n}`;
-}
 
 /** the low 32 bits of a hex register value (flags live there) */
 function hexLow(v: string | null | undefined): number {

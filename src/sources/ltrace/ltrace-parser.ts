@@ -1,6 +1,7 @@
 import type { ProvEvent, RunContext } from "../../events/event-types.js";
 import type { LineParser, ParserOptions } from "../source-types.js";
 import { splitArgs } from "../strace/strace-args.js";
+import { errnoName } from "../syscalls/errno-names.js";
 import { SyscallInterpreter } from "../syscalls/syscall-interpreter.js";
 import type { StraceNotice, SyscallRecord } from "../syscalls/syscall-record.js";
 
@@ -16,64 +17,6 @@ import type { StraceNotice, SyscallRecord } from "../syscalls/syscall-record.js"
  * kernel value). Library calls are layer "lib". An execve without return (`<no return ...>`, or unfinished and
  * followed by `--- Called exec() ---`) succeeded; other calls left without return are incomplete.
  */
-
-const ERRNO: Record<number, string> = {
-  1: "EPERM",
-  2: "ENOENT",
-  3: "ESRCH",
-  4: "EINTR",
-  5: "EIO",
-  6: "ENXIO",
-  7: "E2BIG",
-  8: "ENOEXEC",
-  9: "EBADF",
-  10: "ECHILD",
-  11: "EAGAIN",
-  12: "ENOMEM",
-  13: "EACCES",
-  14: "EFAULT",
-  16: "EBUSY",
-  17: "EEXIST",
-  18: "EXDEV",
-  19: "ENODEV",
-  20: "ENOTDIR",
-  21: "EISDIR",
-  22: "EINVAL",
-  23: "ENFILE",
-  24: "EMFILE",
-  25: "ENOTTY",
-  26: "ETXTBSY",
-  27: "EFBIG",
-  28: "ENOSPC",
-  29: "ESPIPE",
-  30: "EROFS",
-  31: "EMLINK",
-  32: "EPIPE",
-  34: "ERANGE",
-  36: "ENAMETOOLONG",
-  38: "ENOSYS",
-  39: "ENOTEMPTY",
-  40: "ELOOP",
-  61: "ENODATA",
-  95: "EOPNOTSUPP",
-  97: "EAFNOSUPPORT",
-  98: "EADDRINUSE",
-  99: "EADDRNOTAVAIL",
-  101: "ENETUNREACH",
-  104: "ECONNRESET",
-  110: "ETIMEDOUT",
-  111: "ECONNREFUSED",
-  113: "EHOSTUNREACH",
-  115: "EINPROGRESS",
-  512: "ERESTARTSYS",
-  513: "ERESTARTNOINTR",
-  514: "ERESTARTNOHAND",
-  516: "ERESTART_RESTARTBLOCK",
-};
-
-export function errnoName(n: number): string {
-  return ERRNO[n] ?? `E${n}`;
-}
 
 /** A called function as ltrace names it: `SYS_openat`, `openat@SYS`, `sh->getenv`, `getenv`. */
 export function ltraceCallee(text: string): { name: string; layer: "sys" | "lib" } {
