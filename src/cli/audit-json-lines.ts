@@ -1,8 +1,9 @@
 import { createReadStream } from "node:fs";
 import type { ProblemEvent } from "../events/event-types.js";
-import { AuditEventGrouper, type AuditGroupItem } from "../sources/audit/audit-event-grouper.js";
+import type { AuditGroupItem } from "../sources/audit/audit-event-grouper.js";
 import { laurelEventJson } from "../sources/audit/laurel-json.js";
-import { readLineBatches } from "../sources/line-batches.js";
+import { LaurelEventOrderer } from "../sources/audit/laurel-order.js";
+import { LineSplitter } from "../sources/line-batches.js";
 import { InputError } from "../util/errors.js";
 
 export interface AuditJsonOptions {
@@ -12,8 +13,8 @@ export interface AuditJsonOptions {
 }
 
 /**
- * Raw audit logs (or stdin) to laurel-style JSON lines, one object per event, written as events
- * close: nothing but the open events is kept.
+ * Raw audit logs (or stdin) to laurel-style JSON lines, one object per event, with laurel 0.5.1's event
+ * boundaries and order (LaurelEventOrderer), written as events close: nothing but the open events is kept.
  */
 export async function auditToJsonLines(
   opts: AuditJsonOptions,
@@ -35,15 +36,23 @@ export async function auditToJsonLines(
   };
   for (const file of opts.files) {
     const name = file === "-" ? "<stdin>" : file;
-    const grouper = new AuditEventGrouper({ file: name });
+    const orderer = new LaurelEventOrderer({ file: name });
     const stream = file === "-" ? process.stdin : createReadStream(file, { highWaterMark: 256 << 10 });
+    const splitter = new LineSplitter();
     try {
-      for await (const batch of readLineBatches(stream))
-        await emit(grouper.push(batch.lines, batch.firstLine));
+      for await (const chunk of stream) {
+        const batch = splitter.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+        if (batch) await emit(orderer.push(batch.lines, batch.firstLine));
+      }
     } catch (err) {
       throw new InputError(`${name}: cannot read: ${(err as Error).message}`, { cause: err });
     }
-    await emit(grouper.end());
+    // a last line without a newline: laurel refuses it, so it is reported, not written
+    const tail = splitter.end();
+    if (tail)
+      for (const [k, line] of tail.lines.entries())
+        await emit(orderer.pushUnterminated(line, tail.firstLine + k));
+    await emit(orderer.end());
   }
   return { events, problems };
 }

@@ -78,6 +78,8 @@ const HEX_NUM_FIELDS = new Set([
 
 const OCT_FIELDS = new Set(["mode"]);
 
+const X86_64_RENAMES: Record<string, string> = { pread64: "pread", pwrite64: "pwrite" };
+
 /** kernel record types laurel writes as one object (continuation records merge into it) */
 const SINGLE_TYPES = new Set(["SYSCALL", "EXECVE", "CWD", "PROCTITLE"]);
 
@@ -124,6 +126,7 @@ const USER_TYPE_PREFIXES = [
 /** whether laurel treats a record type as a user-space message (its own one-record event) */
 export function isLaurelUserType(type: string): boolean {
   if (type === "LOGIN" || type === "DAEMON_CONFIG") return type === "DAEMON_CONFIG";
+  if (type === "MAC_UNLBL_ALLOW") return true;
   for (const p of USER_TYPE_PREFIXES) if (type.startsWith(p)) return true;
   return false;
 }
@@ -278,9 +281,17 @@ export function laurelFieldValue(type: string, key: string, v: AuditValue): Json
   return laurelText(v);
 }
 
+/** `subj` with the AppArmor mode laurel keeps in it (`/usr/sbin/cupsd (enforce)`) */
+function subjValue(r: AuditRecord, v: AuditValue): Json {
+  const value = laurelFieldValue(r.type, "subj", v);
+  if (r.text === undefined || typeof value !== "string") return value;
+  for (const w of r.text.split(" ")) if (isModeWord(w)) return `${value} ${w}`;
+  return value;
+}
+
 function recordObject(r: AuditRecord): { [k: string]: Json } {
   const o: { [k: string]: Json } = {};
-  for (const [k, v] of r.fields) o[k] = laurelFieldValue(r.type, k, v);
+  for (const [k, v] of r.fields) o[k] = k === "subj" ? subjValue(r, v) : laurelFieldValue(r.type, k, v);
   if (r.msgText !== undefined) o.msg = r.msgText;
   if (r.perms !== undefined && r.text !== undefined) {
     const verdict = r.text.includes("granted") ? "granted" : r.text.includes("denied") ? "denied" : "";
@@ -292,6 +303,8 @@ function recordObject(r: AuditRecord): { [k: string]: Json } {
       o[k] = v;
     }
   }
+  // `netlabel: auid=…`: laurel reads the prefix as a key without a value, after the ENRICHED fields
+  if (r.text?.startsWith("netlabel:")) o.netlabel = null;
   return o;
 }
 
@@ -303,7 +316,7 @@ function syscallObject(r: AuditRecord): { [k: string]: Json } {
       argv.push(v === null ? null : (hexNumber(v) ?? v));
       continue;
     }
-    o[k] = laurelFieldValue(r.type, k, v);
+    o[k] = k === "subj" ? subjValue(r, v) : laurelFieldValue(r.type, k, v);
   }
   if (r.enriched) {
     for (const [k, v] of r.enriched) {
@@ -319,7 +332,9 @@ function syscallObject(r: AuditRecord): { [k: string]: Json } {
     const nr = r.fields.get("syscall");
     if (nr !== undefined && nr !== null && an !== undefined) {
       const sn = syscallName(arch, Number(nr));
-      if (sn !== undefined) o.SYSCALL = sn;
+      // laurel's x86_64 table (from audit-userspace) names 17 and 18 pread/pwrite
+      if (sn !== undefined)
+        o.SYSCALL = an === "x86_64" && sn.startsWith("p") ? (X86_64_RENAMES[sn] ?? sn) : sn;
     }
   }
   return o;
@@ -352,7 +367,7 @@ function saddrObject(hex: string, bigEndian: boolean | undefined): { [k: string]
       return { saddr_fam: "local", path: sa.path ?? "" };
     case "netlink":
       if (sa.pid === undefined) return null;
-      return { saddr_fam: "netlink", pid: sa.pid, groups: sa.groups ?? 0 };
+      return { saddr_fam: "netlink", pid: sa.pid, groups: `0x${(sa.groups ?? 0).toString(16)}` };
     default:
       return null;
   }
@@ -425,4 +440,100 @@ export function laurelEventObject(ev: AuditEvent): { [k: string]: Json } {
 /** one line of laurel's output (without the newline) for an event */
 export function laurelEventJson(ev: AuditEvent): string {
   return JSON.stringify(laurelEventObject(ev));
+}
+
+/** free words laurel 0.5.1 accepts before the first key=value of a body */
+const ACCEPTED_LEADS = ["netlabel: ", "policy loaded ", "avc: "];
+
+/** an AppArmor mode written after a subject label: `subj=/usr/sbin/ntpd (enforce)` */
+function isModeWord(w: string): boolean {
+  return w.length > 2 && w.charCodeAt(0) === 40 && w.charCodeAt(w.length - 1) === 41 && w.indexOf("=") < 0;
+}
+
+function hasQuote(line: string, from: number, to: number): boolean {
+  const q = line.indexOf('"', from);
+  return q >= 0 && q < to;
+}
+
+/** the body's bare words outside quoted values and `msg='…'`, or null when there are none */
+function bareWords(line: string, from: number, to: number): string[] | null {
+  const words: string[] = [];
+  let i = from;
+  while (i < to) {
+    const c = line.charCodeAt(i);
+    if (c === 32) {
+      i++;
+      continue;
+    }
+    let k = i;
+    let eq = -1;
+    while (k < to) {
+      const d = line.charCodeAt(k);
+      if (d === 32) break;
+      if (d === 61 && eq < 0) {
+        eq = k;
+        const q = line.charCodeAt(k + 1);
+        if (q === 34 || q === 39) {
+          const close = q === 34 ? line.indexOf('"', k + 2) : line.lastIndexOf("'", to - 1);
+          k = close < 0 || close >= to ? to : close + 1;
+          break;
+        }
+      }
+      k++;
+    }
+    if (eq < 0) words.push(line.slice(i, k));
+    else if (line.charCodeAt(eq + 1) !== 34 && line.charCodeAt(eq + 1) !== 39 && hasQuote(line, eq, k)) {
+      words.push('"'); // a stray quote inside a bare value
+    }
+    i = k;
+  }
+  return words.length > 0 ? words : null;
+}
+
+/**
+ * Why laurel 0.5.1 refuses a record it would otherwise read, or null when it accepts it (`line` is the
+ * raw line). Its body parser takes key=value pairs only, after an optional `avc: … for`, `netlabel:` or
+ * `policy loaded` prefix (and an AppArmor mode after `subj=` in SYSCALL and user-space records), so it
+ * refuses old free-text messages (`auditd start, ver=…`, `user pid=…`), values with a stray quote
+ * (`key=6578…"`), and an ENRICHED suffix holding a bare word (`SADDR=unknown family`).
+ */
+export function laurelRefusal(r: AuditRecord, line: string): string | null {
+  if (r.issue !== undefined) return `laurel cannot parse the body of ${r.type}: ${r.issue}`;
+  const gs = line.indexOf("\x1d");
+  const head = line.indexOf("): ");
+  if (head < 0 && line.indexOf("):") < 0) return `laurel cannot parse the header of ${r.type} (no ':')`;
+  if (head >= 0 && r.perms === undefined) {
+    let b = head + 3;
+    while (line.charCodeAt(b) === 32) b++;
+    let lead = "";
+    for (const l of ACCEPTED_LEADS) if (line.startsWith(l, b)) lead = l;
+    const words = bareWords(line, b + lead.length, gs >= 0 ? gs : line.length);
+    const modeOk = r.type === "SYSCALL" || isLaurelUserType(r.type);
+    for (const w of words ?? []) {
+      if (lead === "policy loaded " && w === "loaded") continue;
+      if (modeOk && isModeWord(w)) continue;
+      return `laurel cannot parse the free-text body of ${r.type}`;
+    }
+  }
+  if (gs >= 0) {
+    let end = line.length;
+    while (end > gs && (line.charCodeAt(end - 1) === 10 || line.charCodeAt(end - 1) === 13)) end--;
+    let inBlock = false;
+    for (const w of line
+      .slice(gs + 1, end)
+      .replaceAll("\x1d", " ")
+      .split(" ")) {
+      if (w === "") continue;
+      if (inBlock) {
+        if (w === "}") inBlock = false;
+        continue;
+      }
+      if (w.endsWith("={")) {
+        inBlock = true;
+        continue;
+      }
+      if (w.indexOf("=") < 0) return `laurel cannot parse the ENRICHED suffix of ${r.type}`;
+    }
+  }
+  return null;
 }
