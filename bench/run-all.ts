@@ -1,4 +1,5 @@
 import { execSync } from "node:child_process";
+import { auditLaurelBench } from "./audit-laurel-bench.js";
 import { replayBench } from "./replay-bench.js";
 import { traceOverheadBench } from "./trace-overhead-bench.js";
 
@@ -12,4 +13,5 @@ const out: string[] = [
 ];
 if (!only || only === "replay") out.push(...replayBench(), "");
 if (!only || only === "trace") out.push(...traceOverheadBench(), "");
+if (!only || only === "audit") out.push(...auditLaurelBench(), "");
 process.stdout.write(`${out.join("\n")}\n`);

@@ -1,0 +1,76 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { have, measure, row } from "./bench-util.js";
+
+const SHARED = resolve(import.meta.dirname, "../../shared");
+const OUT = "/tmp/provflow-bench";
+const CLI = resolve(import.meta.dirname, "../dist/provflow.js");
+
+/** laurel-style JSON lines from a big raw audit log: provflow against laurel 0.5.1, same input, same run. */
+export function auditLaurelBench(): string[] {
+  mkdirSync(join(OUT, "laurel-work"), { recursive: true });
+  const log = join(OUT, "big-audit-mixed.log");
+  if (!existsSync(log)) {
+    const r = spawnSync("bash", [join(SHARED, "bench/make-big-audit.sh"), "300", log, "mixed"], {
+      stdio: "inherit",
+    });
+    if (r.status !== 0) throw new Error(`could not build ${log}`);
+  }
+  const mb = statSync(log).size / 1e6;
+  const ids = spawnSync("sh", ["-c", `grep -oE 'msg=audit\\([0-9.]+:[0-9]+\\)' ${log} | sort -u | wc -l`], {
+    encoding: "utf8",
+  });
+  const events = Number(ids.stdout.trim());
+  const lines = [
+    "### Audit log → laurel-style JSON lines (`provflow audit ingest --format laurel`)",
+    "",
+    row([
+      "tool",
+      "input MB",
+      "events",
+      "wall s",
+      "events/s",
+      "MB/s",
+      "peak RSS MB",
+      "provflow / laurel (events/s)",
+    ]),
+    row(["---", "---", "---", "---", "---", "---", "---", "---"]),
+  ];
+  const sh = (cmd: string) => ["sh", "-c", cmd];
+  const ours = measure(sh(`node ${CLI} audit ingest --format laurel -q ${log} > /dev/null`));
+  let theirs: ReturnType<typeof measure> | null = null;
+  if (have("laurel")) {
+    theirs = measure(
+      sh(`laurel -c ${join(SHARED, "bench/laurel/offline-deterministic.toml")} < ${log} > /dev/null 2>&1`),
+    );
+  }
+  const rate = (m: ReturnType<typeof measure>) => events / m.wallS;
+  if (theirs) {
+    lines.push(
+      row([
+        "laurel 0.5.1 (deterministic config)",
+        mb.toFixed(0),
+        events,
+        theirs.wallS.toFixed(2),
+        rate(theirs).toFixed(0),
+        (mb / theirs.wallS).toFixed(1),
+        theirs.peakRssMb.toFixed(0),
+        "1.00",
+      ]),
+    );
+  }
+  lines.push(
+    row([
+      "provflow",
+      mb.toFixed(0),
+      events,
+      ours.wallS.toFixed(2),
+      rate(ours).toFixed(0),
+      (mb / ours.wallS).toFixed(1),
+      ours.peakRssMb.toFixed(0),
+      theirs ? (rate(ours) / rate(theirs)).toFixed(2) : "laurel not installed",
+    ]),
+  );
+  return lines;
+}
