@@ -65,7 +65,7 @@ export interface AuditParseError {
 }
 
 /** fields whose unquoted values are hex-encoded bytes */
-const HEX_FIELDS = new Set([
+export const HEX_FIELDS = new Set([
   "name",
   "comm",
   "exe",

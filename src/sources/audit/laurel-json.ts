@@ -1,5 +1,11 @@
 import type { AuditEvent } from "./audit-event-grouper.js";
-import { type AuditRecord, type AuditValue, execveArgv, proctitleArgv } from "./audit-record-parser.js";
+import {
+  type AuditRecord,
+  type AuditValue,
+  execveArgv,
+  HEX_FIELDS,
+  proctitleArgv,
+} from "./audit-record-parser.js";
 import { decodeSockaddr, hexBytes } from "./audit-sockaddr.js";
 import { archIsBigEndian, archName, syscallName } from "./audit-syscall-names.js";
 
@@ -235,28 +241,6 @@ function decNumber(v: string): number | string {
   return Number.isSafeInteger(n) ? n : v;
 }
 
-/** HEX_FIELDS of the record parser: already hex-decoded when they were hex */
-const PARSER_DECODED = new Set([
-  "name",
-  "comm",
-  "exe",
-  "cwd",
-  "proctitle",
-  "path",
-  "data",
-  "cmd",
-  "acct",
-  "ocomm",
-  "key",
-  "new",
-  "old",
-  "dir",
-  "watch",
-  "vm",
-  "root_dir",
-  "grp",
-]);
-
 type Json = string | number | null | Json[] | { [k: string]: Json };
 
 /** the JSON value laurel writes for one field */
@@ -274,7 +258,7 @@ export function laurelFieldValue(type: string, key: string, v: AuditValue): Json
     if (o !== null) return o;
   }
   if (type === "SYSCALL" && (key === "success" || key === "tty" || key === "subj")) return laurelText(v);
-  if (!PARSER_DECODED.has(key) && isHexText(v)) {
+  if (!HEX_FIELDS.has(key) && isHexText(v)) {
     const b = hexBytes(v);
     if (b !== null) return laurelBytesText(b);
   }
