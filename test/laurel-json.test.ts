@@ -34,7 +34,7 @@ function formatFile(rel: string): string[] {
   items.push(...g.end());
   const events: AuditEvent[] = [];
   for (const item of items) if (item.kind === "audit.event") events.push(item);
-  return events.map(laurelEventJson);
+  return events.map((e) => laurelEventJson(e));
 }
 
 function reference(rel: string): string[] {

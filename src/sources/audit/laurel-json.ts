@@ -241,7 +241,7 @@ function decNumber(v: string): number | string {
   return Number.isSafeInteger(n) ? n : v;
 }
 
-type Json = string | number | null | Json[] | { [k: string]: Json };
+export type Json = string | number | null | Json[] | { [k: string]: Json };
 
 /** the JSON value laurel writes for one field */
 export function laurelFieldValue(type: string, key: string, v: AuditValue): Json {
@@ -421,9 +421,32 @@ export function laurelEventObject(ev: AuditEvent): { [k: string]: Json } {
   return out;
 }
 
-/** one line of laurel's output (without the newline) for an event */
-export function laurelEventJson(ev: AuditEvent): string {
-  return JSON.stringify(laurelEventObject(ev));
+/**
+ * Enrichment added to an event's JSON (process table, labels, container, hashes): `syscall` members go at
+ * the end of the SYSCALL object (laurel's `PPID`, `PID`, `LABELS`, …; ignored when the event has no
+ * SYSCALL), `top` members at the end of the top-level object (`PARENT_INFO`, `CONTAINER_INFO`, …).
+ */
+export interface LaurelExtras {
+  syscall?: { [k: string]: Json };
+  top?: { [k: string]: Json };
+}
+
+/** one line of laurel's output (without the newline) for an event, with optional enrichment */
+export function laurelEventJson(ev: AuditEvent, extras?: LaurelExtras): string {
+  const o = laurelEventObject(ev);
+  if (extras !== undefined) {
+    const sc = o.SYSCALL;
+    if (
+      extras.syscall !== undefined &&
+      sc !== undefined &&
+      sc !== null &&
+      typeof sc === "object" &&
+      !Array.isArray(sc)
+    )
+      Object.assign(sc, extras.syscall);
+    if (extras.top !== undefined) Object.assign(o, extras.top);
+  }
+  return JSON.stringify(o);
 }
 
 /** free words laurel 0.5.1 accepts before the first key=value of a body */
