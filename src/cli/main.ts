@@ -1,6 +1,7 @@
 import { createWriteStream } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError, Option } from "commander";
+import { auditCommand, auditPreflight } from "../capture/audit-capture.js";
 import { traceCommand } from "../capture/trace-run.js";
 import { formatSteps } from "../export/calls-format.js";
 import { storeExportInput } from "../export/export-input.js";
@@ -16,6 +17,14 @@ import { openWorkerStore } from "../store/worker-store.js";
 import { ExitCode, NotFoundError, ProvflowError, UsageError } from "../util/errors.js";
 import { currentHostInfo } from "../util/host-info.js";
 import { auditToJsonLines } from "./audit-json-lines.js";
+import {
+  addLaurelOutputOptions,
+  idleOption,
+  laurelOptionsGiven,
+  laurelSetup,
+  openLaurelSink,
+} from "./audit-laurel-options.js";
+import { runAuditPlugin } from "./audit-plugin.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
 import { formatRunsTable } from "./runs-table.js";
 
@@ -182,28 +191,77 @@ export function buildProgram(): Command {
       );
     });
 
-  const audit = program.command("audit").description("the Linux audit log as a source");
-  audit
+  const audit = program
+    .command("audit")
+    .description(
+      "the Linux audit log as a source; with -- CMD (root): run CMD in an audit session of its own and record what the kernel saw it do",
+    )
+    .addOption(dbOption())
+    .option("--name <name>", "name of the run")
+    .option("-o, --log <file>", "keep the capture's raw audit log in this file")
+    .option("-q, --quiet", "print nothing after the run")
+    .option("--json", "print the run record as JSON on stderr after the run")
+    .argument("[command...]", "the command to run, after --")
+    .passThroughOptions()
+    .action(async (command: string[], o) => {
+      if (command.length === 0)
+        throw new UsageError(
+          "nothing to capture: provflow audit -- CMD [ARGS…] (or provflow audit ingest FILE…)",
+        );
+      const plan = auditPreflight(command, logErr);
+      const code = await withStore(
+        o.db,
+        async (store) => {
+          const reporter = problemReporter(Boolean(o.quiet));
+          const outcome = await auditCommand(
+            {
+              store,
+              host: currentHostInfo(),
+              command,
+              name: o.name,
+              log: o.log,
+              onProblem: reporter.onProblem,
+              onNotice: logErr,
+            },
+            plan,
+          );
+          reporter.close(outcome.runId);
+          if (!o.quiet) {
+            const run = (await store.findRun(outcome.runId))!;
+            process.stderr.write(o.json ? `${JSON.stringify(run)}\n` : formatRunsTable([run]));
+          }
+          return outcome.exitStatus;
+        },
+        true,
+      );
+      process.exitCode = code;
+    });
+  const auditIngest = audit
     .command("ingest")
     .description(
       "read raw audit logs (or - for stdin): into a run of the provenance graph, or as laurel-style JSON lines",
     )
     .addOption(
-      new Option("--format <format>", "graph: record a run; laurel: JSON lines on stdout")
+      new Option("--format <format>", "graph: record a run; laurel: JSON lines (stdout or --output)")
         .choices(["graph", "laurel"])
         .default("graph"),
     )
     .addOption(dbOption())
     .option("--name <name>", "name of the run (graph)")
     .option("-q, --quiet", "no progress, no problem lines")
-    .option("--json", "print the run record as JSON on stdout (graph)")
+    .option("--json", "print the run record as JSON on stdout (graph)");
+  addLaurelOutputOptions(auditIngest)
     .argument("<files...>", "raw audit logs as auditd writes them; - for stdin")
-    .action(async (files: string[], o) => {
+    .action(async (files: string[], o, cmd: Command) => {
       const reporter = problemReporter(Boolean(o.quiet));
       if (o.format === "laurel") {
-        const { problems } = await auditToJsonLines({
+        const setup = laurelSetup(o);
+        const sink = openLaurelSink(setup, logErr);
+        const stats = await auditToJsonLines({
           files,
-          out: writeOut,
+          out: (chunk) => sink.write(chunk),
+          enrich: setup.enrich,
+          linePrefix: setup.linePrefix,
           onProblem: (p) =>
             reporter.onProblem({
               file: p.at.file,
@@ -212,9 +270,16 @@ export function buildProgram(): Command {
               text: p.text ?? null,
             }),
         });
-        if (problems > 0 && !o.quiet) logErr(`${problems} lines could not be read (reported above)`);
+        await sink.close();
+        if (stats.problems > 0 && !o.quiet)
+          logErr(`${stats.problems} lines could not be read (reported above)`);
         return;
       }
+      const laurelOnly = laurelOptionsGiven(cmd);
+      if (laurelOnly.length > 0)
+        throw new UsageError(
+          `--${laurelOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --format laurel`,
+        );
       await withStore(
         o.db,
         async (store) => {
@@ -233,6 +298,36 @@ export function buildProgram(): Command {
         },
         true,
       );
+    });
+
+  addLaurelOutputOptions(
+    audit
+      .command("plugin")
+      .description(
+        "auditd plugin: read records from stdin as auditd writes them, write laurel-style JSON lines as events close (docs/audit-plugin.md)",
+      ),
+  )
+    .addOption(idleOption())
+    .option("-q, --quiet", "no problem lines on stderr")
+    .action(async (o) => {
+      const setup = laurelSetup(o);
+      const idleMs = Number(o.idleFlush);
+      if (!Number.isFinite(idleMs) || idleMs < 0) throw new UsageError("--idle-flush needs milliseconds");
+      const reporter = problemReporter(Boolean(o.quiet));
+      const stats = await runAuditPlugin({
+        input: process.stdin,
+        sink: openLaurelSink(setup, logErr),
+        enrich: setup.enrich,
+        linePrefix: setup.linePrefix,
+        idleMs,
+        log: logErr,
+        onProblem: (p) =>
+          reporter.onProblem({ file: p.at.file, line: p.at.line, message: p.message, text: p.text ?? null }),
+      });
+      if (!o.quiet)
+        logErr(
+          `plugin stopped: ${stats.events} events written, ${stats.filtered} filtered, ${stats.problems} problems`,
+        );
     });
 
   program

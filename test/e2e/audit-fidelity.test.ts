@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { CORPUS, ROOT, runCli, SHARED, tempDir } from "../helpers/cli.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { auditCaptureUnavailable, lockAuditCaptures } from "../helpers/audit-capture.js";
+import { CORPUS, cliJson, ROOT, runCli, SHARED, type SummaryJson, tempDir } from "../helpers/cli.js";
 
 /**
  * The kernel's audit log of each fidelity workload, ingested as a raw audit log, must say what the
@@ -42,6 +43,98 @@ describe("fidelity: raw audit logs against the kernel's audit oracle", () => {
           "exec,created,deleted,renamed",
         ],
         { encoding: "utf8", env: { ...process.env, ROOT: `${root}/` } },
+      );
+      expect(cmp.stdout + cmp.stderr).toBe("");
+      expect(cmp.status).toBe(0);
+    });
+  }
+});
+
+/**
+ * Live: the same workload run under `provflow trace` (strace, ptrace) and under `provflow audit`
+ * (the kernel's audit records) must give the same programs executed and the same files created,
+ * deleted and renamed; and the audit capture's raw log, read by the independent oracle
+ * (../shared/bench/audit-oracle.py), must say what the audit run's summary says. Both runs use the
+ * same directory, emptied between them, so that paths agree.
+ */
+const liveUnavailable = auditCaptureUnavailable("live audit fidelity tests", ["strace"]);
+const LIVE_WORKLOADS = ["jobs", "cbuild"];
+
+interface FidelitySets {
+  exec: string[];
+  created: string[];
+  deleted: string[];
+  renamed: string[];
+}
+
+function fidelitySets(s: SummaryJson, root: string): FidelitySets {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  const under = (p: string) => p.startsWith(`${root}/`);
+  const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort();
+  return {
+    exec: sorted([
+      ...s.files.filter((f) => f.executed).map((f) => real(f.path)),
+      ...s.processes.filter((p) => p.exe).map((p) => real(p.exe!)),
+    ]),
+    created: sorted(s.files.filter((f) => f.created && under(f.path)).map((f) => f.path)),
+    deleted: sorted(s.files.filter((f) => f.deleted && under(f.path)).map((f) => f.path)),
+    renamed: sorted(s.files.filter((f) => f.renamedTo).map((f) => `${f.path} -> ${f.renamedTo}`)),
+  };
+}
+
+describe.skipIf(liveUnavailable !== null)("fidelity: provflow audit against provflow trace, live", () => {
+  let unlock: () => void = () => {};
+  beforeAll(async () => {
+    unlock = await lockAuditCaptures();
+  }, 320_000);
+  afterAll(() => unlock());
+
+  for (const w of LIVE_WORKLOADS) {
+    it(`${w}: same programs and files under trace and audit; audit run = oracle of its raw log`, () => {
+      const dir = tempDir();
+      const work = join(realpathSync(dir), "work");
+      const script = join(ROOT, "test/fixtures/fidelity/workloads", `${w}.sh`);
+      const runs: Record<string, SummaryJson> = {};
+      for (const how of ["trace", "audit"] as const) {
+        rmSync(work, { recursive: true, force: true });
+        mkdirSync(work);
+        const db = join(dir, `${how}.db`);
+        const extra = how === "audit" ? ["--log", join(dir, "audit.log")] : [];
+        const r = runCli([how, "--db", db, "-q", ...extra, "--", "sh", script], { cwd: work });
+        expect(r.status, `${how}: ${r.stderr}`).toBe(0);
+        runs[how] = cliJson<SummaryJson>(["summary", "--db", db, "--json"]);
+      }
+      const traced = fidelitySets(runs.trace!, work);
+      const audited = fidelitySets(runs.audit!, work);
+      expect(traced.exec.length).toBeGreaterThanOrEqual(5);
+      expect(traced.created.length).toBeGreaterThanOrEqual(3);
+      expect(audited).toEqual(traced);
+
+      const oracle = spawnSync(
+        "python3",
+        [join(SHARED, "bench/audit-oracle.py"), join(dir, "audit.log"), `${work}/`],
+        {
+          encoding: "utf8",
+        },
+      );
+      expect(oracle.status, oracle.stderr).toBe(0);
+      writeFileSync(join(dir, "oracle.json"), oracle.stdout);
+      writeFileSync(join(dir, "summary.json"), JSON.stringify(runs.audit));
+      const cmp = spawnSync(
+        "python3",
+        [
+          join(SHARED, "bench/compare-summary.py"),
+          join(dir, "oracle.json"),
+          join(dir, "summary.json"),
+          "exec,created,deleted,renamed",
+        ],
+        { encoding: "utf8", env: { ...process.env, ROOT: `${work}/` } },
       );
       expect(cmp.stdout + cmp.stderr).toBe("");
       expect(cmp.status).toBe(0);

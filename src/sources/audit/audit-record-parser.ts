@@ -86,15 +86,107 @@ export const HEX_FIELDS = new Set([
   "grp",
 ]);
 
-/** whether `s` is hex as the kernel writes it: even length, only 0-9 and A-F */
+/** whether `s` is hex-encoded bytes: even length, only hex digits (the kernel writes A-F, hand-made logs a-f) */
 export function isAuditHex(s: string): boolean {
   const n = s.length;
   if (n === 0 || (n & 1) !== 0) return false;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70))) return false;
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) return false;
   }
   return true;
+}
+
+/**
+ * Audit record type numbers → names: the kernel's include/uapi/linux/audit.h and audit-userspace's
+ * user-space messages, as laurel 0.5.1 names them. Rows of consecutive numbers from the row's first
+ * number; "-" marks a number without a name.
+ */
+const TYPE_ROWS: ReadonlyArray<readonly [number, string]> = [
+  [1000, "GET SET LIST ADD DEL USER LOGIN WATCH_INS WATCH_REM WATCH_LIST SIGNAL_INFO ADD_RULE DEL_RULE"],
+  [1013, "LIST_RULES TRIM MAKE_EQUIV TTY_GET TTY_SET SET_FEATURE GET_FEATURE"],
+  [1100, "USER_AUTH USER_ACCT USER_MGMT CRED_ACQ CRED_DISP USER_START USER_END USER_AVC USER_CHAUTHTOK"],
+  [1109, "USER_ERR CRED_REFR USYS_CONFIG USER_LOGIN USER_LOGOUT ADD_USER DEL_USER ADD_GROUP DEL_GROUP"],
+  [
+    1118,
+    "DAC_CHECK CHGRP_ID TEST TRUSTED_APP USER_SELINUX_ERR USER_CMD USER_TTY CHUSER_ID GRP_AUTH SYSTEM_BOOT",
+  ],
+  [1128, "SYSTEM_SHUTDOWN SYSTEM_RUNLEVEL SERVICE_START SERVICE_STOP GRP_MGMT GRP_CHAUTHTOK MAC_CHECK"],
+  [1135, "ACCT_LOCK ACCT_UNLOCK USER_DEVICE SOFTWARE_UPDATE"],
+  [1200, "DAEMON_START DAEMON_END DAEMON_ABORT DAEMON_CONFIG DAEMON_RECONFIG DAEMON_ROTATE DAEMON_RESUME"],
+  [1207, "DAEMON_ACCEPT DAEMON_CLOSE DAEMON_ERR"],
+  [1300, "SYSCALL FS_WATCH PATH IPC SOCKETCALL CONFIG_CHANGE SOCKADDR CWD - EXECVE - IPC_SET_PERM MQ_OPEN"],
+  [1313, "MQ_SENDRECV MQ_NOTIFY MQ_GETSETATTR KERNEL_OTHER FD_PAIR OBJ_PID TTY EOE BPRM_FCAPS CAPSET"],
+  [1323, "MMAP NETFILTER_PKT NETFILTER_CFG SECCOMP PROCTITLE FEATURE_CHANGE REPLACE KERN_MODULE FANOTIFY"],
+  [1332, "TIME_INJOFFSET TIME_ADJNTPVAL BPF EVENT_LISTENER URINGOP OPENAT2 DM_CTRL DM_EVENT"],
+  [
+    1400,
+    "AVC SELINUX_ERR AVC_PATH MAC_POLICY_LOAD MAC_STATUS MAC_CONFIG_CHANGE MAC_UNLBL_ALLOW MAC_CIPSOV4_ADD",
+  ],
+  [
+    1408,
+    "MAC_CIPSOV4_DEL MAC_MAP_ADD MAC_MAP_DEL MAC_IPSEC_ADDSA MAC_IPSEC_DELSA MAC_IPSEC_ADDSPD MAC_IPSEC_DELSPD",
+  ],
+  [
+    1415,
+    "MAC_IPSEC_EVENT MAC_UNLBL_STCADD MAC_UNLBL_STCDEL MAC_CALIPSO_ADD MAC_CALIPSO_DEL MAC_TASK_CONTEXTS",
+  ],
+  [1421, "MAC_OBJ_CONTEXTS"],
+  [1500, "AA APPARMOR_AUDIT APPARMOR_ALLOWED APPARMOR_DENIED APPARMOR_HINT APPARMOR_STATUS APPARMOR_ERROR"],
+  [1507, "APPARMOR_KILL"],
+  [1700, "ANOM_PROMISCUOUS ANOM_ABEND ANOM_LINK ANOM_CREAT"],
+  [1800, "INTEGRITY_DATA INTEGRITY_METADATA INTEGRITY_STATUS INTEGRITY_HASH INTEGRITY_PCR INTEGRITY_RULE"],
+  [1806, "INTEGRITY_EVM_XATTR INTEGRITY_POLICY_RULE"],
+  [2000, "KERNEL"],
+  [2100, "ANOM_LOGIN_FAILURES ANOM_LOGIN_TIME ANOM_LOGIN_SESSIONS ANOM_LOGIN_ACCT ANOM_LOGIN_LOCATION"],
+  [2105, "ANOM_MAX_DAC ANOM_MAX_MAC ANOM_AMTU_FAIL ANOM_RBAC_FAIL ANOM_RBAC_INTEGRITY_FAIL ANOM_CRYPTO_FAIL"],
+  [2111, "ANOM_ACCESS_FS ANOM_EXEC ANOM_MK_EXEC ANOM_ADD_ACCT ANOM_DEL_ACCT ANOM_MOD_ACCT ANOM_ROOT_TRANS"],
+  [2118, "ANOM_LOGIN_SERVICE"],
+  [2200, "RESP_ANOMALY RESP_ALERT RESP_KILL_PROC RESP_TERM_ACCESS RESP_ACCT_REMOTE RESP_ACCT_LOCK_TIMED"],
+  [2206, "RESP_ACCT_UNLOCK_TIMED RESP_ACCT_LOCK RESP_TERM_LOCK RESP_SEBOOL RESP_EXEC RESP_SINGLE RESP_HALT"],
+  [2213, "RESP_ORIGIN_BLOCK RESP_ORIGIN_BLOCK_TIMED"],
+  [2300, "USER_ROLE_CHANGE ROLE_ASSIGN ROLE_REMOVE LABEL_OVERRIDE LABEL_LEVEL_CHANGE USER_LABELED_EXPORT"],
+  [2306, "USER_UNLABELED_EXPORT DEV_ALLOC DEV_DEALLOC FS_RELABEL USER_MAC_POLICY_LOAD ROLE_MODIFY"],
+  [2312, "USER_MAC_CONFIG_CHANGE USER_MAC_STATUS"],
+  [
+    2400,
+    "CRYPTO_TEST_USER CRYPTO_PARAM_CHANGE_USER CRYPTO_LOGIN CRYPTO_LOGOUT CRYPTO_KEY_USER CRYPTO_FAILURE_USER",
+  ],
+  [2406, "CRYPTO_REPLAY_USER CRYPTO_SESSION CRYPTO_IKE_SA CRYPTO_IPSEC_SA"],
+  [
+    2500,
+    "VIRT_CONTROL VIRT_RESOURCE VIRT_MACHINE_ID VIRT_INTEGRITY_CHECK VIRT_CREATE VIRT_DESTROY VIRT_MIGRATE_IN",
+  ],
+  [2507, "VIRT_MIGRATE_OUT"],
+];
+
+const TYPE_NAMES = new Map<number, string>();
+const TYPE_NUMBERS = new Map<string, number>();
+for (const [start, names] of TYPE_ROWS) {
+  let n = start;
+  for (const name of names.split(" ")) {
+    if (name !== "-") {
+      TYPE_NAMES.set(n, name);
+      TYPE_NUMBERS.set(name, n);
+    }
+    n++;
+  }
+}
+
+/** the name of a numeric record type, or undefined when it has none */
+export function auditTypeName(n: number): string | undefined {
+  return TYPE_NAMES.get(n);
+}
+
+/** the number of a record type as written (`SYSCALL`, `UNKNOWN[1334]`), or undefined for an unknown name */
+export function auditTypeNumber(type: string): number | undefined {
+  const n = TYPE_NUMBERS.get(type);
+  if (n !== undefined) return n;
+  if (type.startsWith("UNKNOWN[") && type.endsWith("]")) {
+    const v = Number(type.slice(8, -1));
+    return Number.isInteger(v) ? v : undefined;
+  }
+  return undefined;
 }
 
 /** decode hex bytes to text: UTF-8 when valid, else latin1 (one char per byte, nothing lost) */

@@ -1,7 +1,7 @@
 import type { ProblemEvent } from "../../events/event-types.js";
 import type { AuditEvent, AuditGroupItem } from "./audit-event-grouper.js";
 import { type AuditRecord, parseAuditLine } from "./audit-record-parser.js";
-import { isLaurelUserType, laurelRefusal } from "./laurel-json.js";
+import { isLaurelUserType, LaurelRecord, readLaurelLine } from "./laurel-json.js";
 
 /**
  * Event boundaries and order exactly as laurel 0.5.1 writes them (its coalescing step):
@@ -51,6 +51,8 @@ export class LaurelEventOrderer {
   /** keys written recently → their event time in ms */
   private readonly done = new Map<string, number>();
   private nextExpire: number | undefined;
+  /** the keys of `done` filed by the second of their event time */
+  private readonly doneBySecond = new Map<number, string[]>();
 
   constructor(private readonly opts: { file: string }) {}
 
@@ -60,18 +62,13 @@ export class LaurelEventOrderer {
       const text = lines[n]!;
       const lineNo = firstLine + n;
       this.stats.lines++;
-      const r = parseAuditLine(text, lineNo);
+      const r = readLaurelLine(text, lineNo);
       if (r === null) {
         this.stats.skipped++;
         continue;
       }
       if (r.kind === "error") {
         this.problem(out, lineNo, r.message, text);
-        continue;
-      }
-      const refused = laurelRefusal(r, text);
-      if (refused !== null) {
-        this.problem(out, lineNo, refused, text);
         continue;
       }
       this.addRecord(r, out, text);
@@ -102,7 +99,8 @@ export class LaurelEventOrderer {
       this.nextExpire = timeMs + EXPIRE_PERIOD;
     }
     const key = r.node === "" ? r.id : `${r.node} ${r.id}`;
-    if (r.type === "EOE") {
+    const lj = r instanceof LaurelRecord ? r.lj : null;
+    if (lj !== null ? lj.name === "EOE" : r.type === "EOE") {
       if (this.done.has(key)) {
         this.problem(out, r.line, `duplicate event id ${r.id}`, text);
         return;
@@ -117,7 +115,7 @@ export class LaurelEventOrderer {
       this.emit(key, o, out);
       return;
     }
-    if (isLaurelUserType(r.type)) {
+    if (lj !== null ? lj.user : isLaurelUserType(r.type)) {
       if (this.done.has(key)) {
         this.problem(out, r.line, `duplicate event id ${r.id}`, text);
         return;
@@ -176,12 +174,33 @@ export class LaurelEventOrderer {
     }
   }
 
+  /** forget the written events older than 120 s of event time (each key is looked at once per second it is kept under) */
   private expireDone(now: number): void {
-    for (const [key, t] of this.done) if (t + EXPIRE_DONE_TIMEOUT < now) this.done.delete(key);
+    const limit = now - EXPIRE_DONE_TIMEOUT; // laurel: t + 120 s < now
+    for (const [sec, keys] of this.doneBySecond) {
+      if (sec * 1000 >= limit) continue;
+      const whole = sec * 1000 + 999 < limit;
+      let kept: string[] | null = null;
+      for (const key of keys) {
+        const t = this.done.get(key);
+        if (t === undefined || Math.floor(t / 1000) !== sec) continue; // written again since: filed elsewhere
+        if (whole || t < limit) this.done.delete(key);
+        else {
+          kept ??= [];
+          kept.push(key);
+        }
+      }
+      if (kept === null) this.doneBySecond.delete(sec);
+      else this.doneBySecond.set(sec, kept);
+    }
   }
 
   private emit(key: string, o: Inflight, out: AuditGroupItem[]): void {
     this.done.set(key, o.timeMs);
+    const sec = Math.floor(o.timeMs / 1000);
+    const list = this.doneBySecond.get(sec);
+    if (list === undefined) this.doneBySecond.set(sec, [key]);
+    else list.push(key);
     this.stats.events++;
     out.push(o.ev);
   }
