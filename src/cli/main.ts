@@ -145,11 +145,14 @@ export function buildProgram(): Command {
   program
     .command("ingest")
     .description(
-      "replay existing logs (strace -o, -ff sets, stderr style; ltrace; raw audit logs) into a run",
+      "replay existing logs (strace -o, -ff sets, stderr style; ltrace; raw audit logs; PROV-JSON, CamFlow, SPADE JSON) into a run",
     )
     .addOption(dbOption())
     .option("--name <name>", "name of the run")
-    .option("--kind <kind>", "force the log kind instead of detecting it (strace, ltrace, audit)")
+    .option(
+      "--kind <kind>",
+      "force the log kind instead of detecting it (strace, ltrace, audit, prov, camflow, spade)",
+    )
     .option(
       "--date <yyyy-mm-dd>",
       "date of clock-only timestamps (-t/-tt); default: from a .ini beside the log, else 1970-01-01",

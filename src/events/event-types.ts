@@ -1,3 +1,5 @@
+import type { NodeType, RelationOp, RelationType } from "../graph/prov-types.js";
+
 /**
  * The event stream every source is reduced to. Sources (strace, ltrace, later audit, CamFlow,
  * Windows traces) emit these; the graph builder turns them into W3C PROV nodes and relations.
@@ -14,6 +16,11 @@
 export interface SourceLocation {
   file: string;
   line: number;
+  /**
+   * 1-based index of the document in a stream of documents (CamFlow writes one PROV-JSON document
+   * per line or MQTT message, a PROV-JSON file may hold several): where a PROV source said something.
+   */
+  doc?: number;
 }
 
 export interface EventBase {
@@ -180,6 +187,54 @@ export interface CallEvent extends EventBase {
   dur?: number;
 }
 
+/** PROV class of a node described by a PROV source: the PROV-JSON section it was found in. */
+export type ProvClass = "activity" | "entity" | "agent";
+
+/**
+ * A node a PROV source (PROV-JSON, CamFlow, SPADE) describes itself, with its own identifier. The
+ * graph builder keeps one node per `key`: a second description of the same key adds to the first.
+ */
+export interface ProvNodeEvent {
+  kind: "prov.node";
+  /** the source's identifier of the node, unique in the run (expanded IRI, CamFlow id, SPADE id) */
+  key: string;
+  cls: ProvClass;
+  type: NodeType;
+  gid: string;
+  version: number;
+  label: string;
+  start: number | null;
+  end: number | null;
+  /** every attribute of the source, under its own name, and the few provflow reads (pid, path…) */
+  attrs: Record<string, unknown>;
+  at: SourceLocation;
+}
+
+/**
+ * A relation between two nodes of a PROV source, by their keys. A relation may arrive before the
+ * nodes it joins (CamFlow: a third of them point into a later document): the builder keeps it
+ * pending (bounded) until both ends are described.
+ */
+export interface ProvRelationEvent {
+  kind: "prov.relation";
+  type: RelationType;
+  op: RelationOp;
+  /** keys of the subject and the object of the PROV statement; null when the record names none */
+  from: string | null;
+  to: string | null;
+  ts: number | null;
+  count?: number;
+  bytes?: number;
+  attrs: Record<string, unknown>;
+  at: SourceLocation;
+  /**
+   * What an end never described becomes at the end of the input. PROV-JSON: a reference is a valid
+   * statement that the thing exists, so it becomes a node of the class its role implies. Absent
+   * (CamFlow, SPADE): the relation is dangling, reported as a problem and left out.
+   */
+  implicit?: { from: ProvClass; to: ProvClass; fromGid: string; toGid: string };
+}
+
 /** A line or record the source could not understand: counted, reported, never fatal. */
 export interface ProblemEvent {
   kind: "problem";
@@ -202,6 +257,8 @@ export type ProvEvent =
   | PipeEvent
   | SocketEvent
   | CallEvent
+  | ProvNodeEvent
+  | ProvRelationEvent
   | ProblemEvent;
 
 /** What a source knows about the run as a whole (from the log or the tracer's command line). */

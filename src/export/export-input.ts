@@ -2,11 +2,28 @@ import type { GraphEdge, GraphNode, NodeKind, NodeType, RelationType } from "../
 import type { GraphStore, RunRecord } from "../store/store-types.js";
 import type { EdgeSelection, ExportInput, ExportOptions, NodeSelection } from "./exporter-types.js";
 
-/** Node types of each kind (used to turn a kind selection into a store type filter). */
+/**
+ * Node types each kind may have (used to turn a kind selection into a store type filter; the kind
+ * itself is checked after). PROV sources add their types, `other` in every kind, and a machine
+ * described as an entity (CamFlow before 0.4, SPADE).
+ */
 export const KIND_TYPES: Record<NodeKind, NodeType[]> = {
-  activity: ["process"],
-  entity: ["file", "directory", "pipe", "socket", "device", "anon"],
-  agent: ["user", "machine"],
+  activity: ["process", "other"],
+  entity: [
+    "file",
+    "directory",
+    "pipe",
+    "socket",
+    "device",
+    "anon",
+    "packet",
+    "memory",
+    "path",
+    "address",
+    "machine",
+    "other",
+  ],
+  agent: ["user", "machine", "other"],
 };
 
 const DEFAULT_BATCH = 5000;

@@ -38,6 +38,14 @@ const RELATIONS: readonly { type: RelationType; from: string; to: string; time: 
   { type: "wasAssociatedWith", from: "prov:activity", to: "prov:agent", time: false },
   { type: "wasAttributedTo", from: "prov:entity", to: "prov:agent", time: false },
   { type: "actedOnBehalfOf", from: "prov:delegate", to: "prov:responsible", time: false },
+  // relations only PROV sources (PROV-JSON, CamFlow, SPADE) make
+  { type: "wasStartedBy", from: "prov:activity", to: "prov:trigger", time: true },
+  { type: "wasEndedBy", from: "prov:activity", to: "prov:trigger", time: true },
+  { type: "wasInfluencedBy", from: "prov:influencee", to: "prov:influencer", time: false },
+  { type: "specializationOf", from: "prov:specificEntity", to: "prov:generalEntity", time: false },
+  { type: "alternateOf", from: "prov:alternate1", to: "prov:alternate2", time: false },
+  { type: "hadMember", from: "prov:collection", to: "prov:entity", time: false },
+  { type: "mentionOf", from: "prov:specificEntity", to: "prov:generalEntity", time: false },
 ];
 
 /** Node attributes written explicitly (or not at all); the rest go out generically. */
@@ -82,6 +90,8 @@ function nodeRecord(node: GraphNode): Attrs {
   if (node.kind === "activity") {
     if (node.start !== null) rec["prov:startTime"] = xsdDateTime(node.start);
     if (node.end !== null) rec["prov:endTime"] = xsdDateTime(node.end);
+    // CamFlow's activities have versions (a task's successive states)
+    if (node.version !== 0) rec["provflow:version"] = node.version;
   } else {
     if (node.kind === "entity") rec["provflow:version"] = node.version;
     if (node.start !== null) rec["provflow:startTime"] = dateTime(node.start);

@@ -7,7 +7,10 @@ import type {
   ExitEvent,
   PipeEvent,
   ProcessStartEvent,
+  ProvClass,
   ProvEvent,
+  ProvNodeEvent,
+  ProvRelationEvent,
   RenameEvent,
   ResourceRef,
   RunContext,
@@ -54,6 +57,17 @@ export interface GraphBuilderOptions {
   user?: { uid: number; name?: string };
   /** problems kept between drains before the rest are only counted (default 10000) */
   maxPendingProblems?: number;
+  /**
+   * Describe the machine the run was recorded on as an agent (default true). PROV sources describe
+   * their own machines (CamFlow) or none (PROV-JSON documents, SPADE): the agent is then made only if
+   * a system-call source of the same run needs it.
+   */
+  machineAgent?: boolean;
+  /**
+   * PROV sources: relations kept waiting for a node not described yet (default 250000); beyond that
+   * the oldest waiting relation is given up and reported.
+   */
+  maxPendingRelations?: number;
 }
 
 export interface BuilderStats {
@@ -131,6 +145,14 @@ const TYPE_CODE: Record<RelationType, number> = {
   wasAttributedTo: 5,
   wasInvalidatedBy: 6,
   actedOnBehalfOf: 7,
+  // PROV sources add their relations one by one, never through edge(): these codes are never keyed
+  wasInfluencedBy: 8,
+  wasStartedBy: 9,
+  wasEndedBy: 10,
+  specializationOf: 11,
+  alternateOf: 12,
+  hadMember: 13,
+  mentionOf: 14,
 };
 const OP_CODE: Record<RelationOp, number> = {
   read: 0,
@@ -164,6 +186,24 @@ const OP_CODE: Record<RelationOp, number> = {
   mkdir: 28,
   rmdir: 29,
   chdir: 30,
+  other: 31,
+};
+
+/** A PROV relation waiting for the description of one or both of its nodes. */
+interface PendingRelation {
+  ev: ProvRelationEvent;
+  /** keys it still waits for (one, or two different ones) */
+  waiting: number;
+}
+
+/** Node types with a counter of their own in the run statistics (counted once per gid). */
+const COUNTED_TYPES: Partial<Record<NodeType, string>> = {
+  process: "processes",
+  file: "files",
+  directory: "directories",
+  device: "devices",
+  socket: "sockets",
+  pipe: "pipes",
 };
 
 function forkOp(via: string): RelationOp {
@@ -197,7 +237,7 @@ export class GraphBuilder {
   private readonly maxPendingProblems: number;
   private nextNodeId = 1;
   private nextEdgeId = 1;
-  private readonly machine: GraphNode;
+  private machineNode: GraphNode | null = null;
   private readonly user: GraphNode | null;
   /** live processes by pid (a process leaves at its exit) */
   private readonly procs = new Map<number, Proc>();
@@ -225,6 +265,13 @@ export class GraphBuilder {
   private readonly steps = new StepFolder();
   private rootPid: number | null = null;
   private rootProc: Proc | null = null;
+  // PROV sources (PROV-JSON, CamFlow, SPADE): their nodes by the source's key, and the relations
+  // waiting for a node not described yet, by that node's key and in arrival order (oldest first)
+  private readonly provNodes = new Map<string, GraphNode>();
+  private readonly provWaiting = new Map<string, PendingRelation[]>();
+  private readonly provPending = new Set<PendingRelation>();
+  private readonly provCounted = new Set<string>();
+  private readonly maxPendingRelations: number;
   private first: number | null = null;
   private last: number | null = null;
   readonly stats: BuilderStats = {
@@ -250,11 +297,8 @@ export class GraphBuilder {
     this.host = opts.ctx.host || "localhost";
     this.boot = opts.ctx.bootId || "-";
     this.maxPendingProblems = opts.maxPendingProblems ?? 10_000;
-    this.machine = this.newNode("agent", "machine", `machine://${this.host}`, 0, this.host, null, {
-      host: this.host,
-      ...(opts.ctx.machineId ? { machineId: opts.ctx.machineId } : {}),
-      ...(opts.ctx.bootId ? { bootId: opts.ctx.bootId } : {}),
-    });
+    this.maxPendingRelations = opts.maxPendingRelations ?? 250_000;
+    if (opts.machineAgent !== false) this.machineNode = this.newMachine();
     this.user = opts.user
       ? this.newNode(
           "agent",
@@ -266,6 +310,20 @@ export class GraphBuilder {
           { uid: opts.user.uid, host: this.host, ...(opts.user.name ? { name: opts.user.name } : {}) },
         )
       : null;
+  }
+
+  /** The agent of the machine the run was recorded on (made when first needed without machineAgent). */
+  private get machine(): GraphNode {
+    if (!this.machineNode) this.machineNode = this.newMachine();
+    return this.machineNode;
+  }
+
+  private newMachine(): GraphNode {
+    return this.newNode("agent", "machine", `machine://${this.host}`, 0, this.host, null, {
+      host: this.host,
+      ...(this.ctx.machineId ? { machineId: this.ctx.machineId } : {}),
+      ...(this.ctx.bootId ? { bootId: this.ctx.bootId } : {}),
+    });
   }
 
   // ---------------------------------------------------------------- public API
@@ -283,6 +341,16 @@ export class GraphBuilder {
             text: ev.text ?? null,
           });
         } else this.stats.problemsDropped++;
+        continue;
+      }
+      if (ev.kind === "prov.node") {
+        this.provActive = true;
+        this.onProvNode(ev);
+        continue;
+      }
+      if (ev.kind === "prov.relation") {
+        this.provActive = true;
+        this.onProvRelation(ev);
         continue;
       }
       const ts = ev.ts;
@@ -352,11 +420,13 @@ export class GraphBuilder {
     this.strayStepPids.clear();
     const steps = this.steps.take();
     this.stats.steps = this.steps.count;
+    if (this.provActive) this.syncProvStats();
     return { nodes, edges, steps, problems };
   }
 
   /** End of input: closes open steps and ends processes never seen exiting (attrs.unfinished). */
   finish(endTs?: number): Batch {
+    if (this.provPending.size > 0) this.settlePendingRelations();
     for (const p of this.procs.values()) {
       if (!p.alive) continue;
       p.alive = false;
@@ -390,6 +460,9 @@ export class GraphBuilder {
       edgesKept,
       ownedEdges,
       openSteps: this.steps.openCount,
+      ...(this.provNodes.size > 0 || this.provPending.size > 0
+        ? { provNodes: this.provNodes.size, provPendingRelations: this.provPending.size }
+        : {}),
     };
   }
 
@@ -1244,4 +1317,213 @@ export class GraphBuilder {
         break;
     }
   }
+  // ---------------------------------------------------------------- PROV sources
+
+  /**
+   * The PROV sources' counters, copied into `stats` at each drain (only once a PROV event came, so
+   * the statistics of other runs keep their keys).
+   */
+  private readonly provCounts: Record<string, number> = {};
+  private provActive = false;
+
+  private count(key: string): void {
+    this.provCounts[key] = (this.provCounts[key] ?? 0) + 1;
+  }
+
+  private syncProvStats(): void {
+    Object.assign(this.stats, this.provCounts);
+  }
+
+  private provProblem(at: ProvNodeEvent["at"], message: string, text?: string): void {
+    this.stats.problems++;
+    if (this.problems.length < this.maxPendingProblems) {
+      this.problems.push({ file: at.file, line: at.line, message, text: text ?? null });
+    } else this.stats.problemsDropped++;
+  }
+
+  private seenTime(ts: number | null): void {
+    if (ts === null || !Number.isFinite(ts)) return;
+    if (this.first === null || ts < this.first) this.first = ts;
+    if (this.last === null || ts > this.last) this.last = ts;
+  }
+
+  /** A node described by a PROV source: new, or more about one described before (attributes merged). */
+  private onProvNode(ev: ProvNodeEvent): void {
+    this.seenTime(ev.start);
+    this.seenTime(ev.end);
+    const known = this.provNodes.get(ev.key);
+    if (known) {
+      this.count("provDescriptions");
+      mergeProvNode(known, ev);
+      if (known.kind !== ev.cls) {
+        this.provProblem(
+          ev.at,
+          `${docWhere(ev.at)}${String(ev.attrs.sourceId ?? ev.key)} is described as ${ev.cls} and as ${known.kind}: kept as ${known.kind}`,
+        );
+      }
+      this.touch(known);
+      return;
+    }
+    const node = this.newNode(ev.cls, ev.type, ev.gid, ev.version, ev.label, ev.start, ev.attrs);
+    node.end = ev.end;
+    this.registerProvNode(ev.key, node);
+    this.count("provDescriptions");
+  }
+
+  private registerProvNode(key: string, node: GraphNode): void {
+    this.provNodes.set(key, node);
+    const counter = COUNTED_TYPES[node.type];
+    if (counter && !this.provCounted.has(node.gid)) {
+      this.provCounted.add(node.gid);
+      this.stats[counter] = (this.stats[counter] ?? 0) + 1;
+    }
+    const waiting = this.provWaiting.get(key);
+    if (!waiting) return;
+    this.provWaiting.delete(key);
+    for (const p of waiting) {
+      p.waiting--;
+      if (p.waiting === 0) {
+        this.provPending.delete(p);
+        this.provEdge(p.ev);
+      }
+    }
+  }
+
+  private onProvRelation(ev: ProvRelationEvent): void {
+    this.seenTime(ev.ts);
+    if (ev.from === null || ev.to === null) {
+      // PROV-JSON allows a relation that names one end only ("generated at time t"): not an edge
+      this.count("provRelationsWithoutEnd");
+      return;
+    }
+    const from = this.provNodes.get(ev.from);
+    const to = this.provNodes.get(ev.to);
+    if (from && to) {
+      this.provEdge(ev);
+      return;
+    }
+    const p: PendingRelation = { ev, waiting: 0 };
+    for (const key of from ? [ev.to] : to || ev.from === ev.to ? [ev.from] : [ev.from, ev.to]) {
+      if (this.provNodes.has(key)) continue;
+      p.waiting++;
+      const list = this.provWaiting.get(key);
+      if (list) list.push(p);
+      else this.provWaiting.set(key, [p]);
+    }
+    this.provPending.add(p);
+    this.count("provRelationsDeferred");
+    if (this.provPending.size > this.maxPendingRelations) {
+      const oldest = this.provPending.values().next().value as PendingRelation;
+      this.dropPending(oldest);
+      this.count("provPendingOverflow");
+      this.reportDangling(oldest.ev, `more than ${this.maxPendingRelations} relations were waiting`);
+    }
+    if (this.provPending.size > (this.provCounts.provPendingMax ?? 0)) {
+      this.provCounts.provPendingMax = this.provPending.size;
+    }
+  }
+
+  private dropPending(p: PendingRelation): void {
+    this.provPending.delete(p);
+    for (const key of [p.ev.from, p.ev.to]) {
+      if (key === null) continue;
+      const list = this.provWaiting.get(key);
+      if (!list) continue;
+      const i = list.indexOf(p);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.provWaiting.delete(key);
+    }
+  }
+
+  private reportDangling(ev: ProvRelationEvent, why: string): void {
+    this.count("danglingRelations");
+    const ends: string[] = [];
+    if (ev.from !== null && !this.provNodes.has(ev.from)) ends.push(`from ${ev.from}`);
+    if (ev.to !== null && ev.to !== ev.from && !this.provNodes.has(ev.to)) ends.push(`to ${ev.to}`);
+    const id = ev.attrs.sourceId;
+    this.provProblem(
+      ev.at,
+      `${docWhere(ev.at)}dangling ${ev.type} relation${id !== undefined ? ` ${String(id)}` : ""}: ${ends.join(" and ")} never described${why ? ` (${why})` : ""}`,
+      ev.attrs.sourceType !== undefined ? String(ev.attrs.sourceType) : undefined,
+    );
+  }
+
+  /** End of input: what PROV-JSON only referred to becomes a node; what CamFlow/SPADE left dangling is reported. */
+  private settlePendingRelations(): void {
+    for (const p of [...this.provPending]) {
+      if (!this.provPending.has(p)) continue;
+      const ev = p.ev;
+      if (!ev.implicit) {
+        this.dropPending(p);
+        this.reportDangling(ev, "");
+        continue;
+      }
+      const ends: Array<[string | null, ProvClass, string]> = [
+        [ev.from, ev.implicit.from, ev.implicit.fromGid],
+        [ev.to, ev.implicit.to, ev.implicit.toGid],
+      ];
+      for (const [key, cls, gid] of ends) {
+        if (key === null || this.provNodes.has(key)) continue;
+        const node = this.newNode(cls, "other", gid, 0, gid, null, { implicit: true, sourceId: gid });
+        this.count("implicitNodes");
+        // registering resolves every relation waiting for it, this one included once both ends exist
+        this.registerProvNode(key, node);
+      }
+    }
+  }
+
+  private provEdge(ev: ProvRelationEvent): void {
+    const from = this.provNodes.get(ev.from!)!;
+    const to = this.provNodes.get(ev.to!)!;
+    const e: GraphEdge = {
+      id: this.nextEdgeId++,
+      type: ev.type,
+      op: ev.op,
+      from: from.id,
+      to: to.id,
+      ts: ev.ts,
+      tsEnd: ev.ts,
+      count: ev.count ?? 1,
+      bytes: ev.bytes ?? 0,
+      attrs: ev.attrs,
+    };
+    this.stats.edges++;
+    this.count("provRelations");
+    this.dirtyEdges.add(e);
+  }
+}
+
+/** "document N: " for problems in a stream of documents. */
+function docWhere(at: ProvNodeEvent["at"]): string {
+  return at.doc !== undefined ? `document ${at.doc}: ` : "";
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return (
+    a === b || (typeof a === "object" && typeof b === "object" && JSON.stringify(a) === JSON.stringify(b))
+  );
+}
+
+/**
+ * A later description of a node adds to the first: new attributes are added; a different value of an
+ * attribute already there makes the attribute a list of its values (PROV-JSON's way to write
+ * several values), a list gains the values it lacks.
+ */
+function mergeProvNode(node: GraphNode, ev: ProvNodeEvent): void {
+  const a = node.attrs;
+  for (const [k, v] of Object.entries(ev.attrs)) {
+    const old = a[k];
+    if (old === undefined) {
+      a[k] = v;
+      continue;
+    }
+    if (sameValue(old, v)) continue;
+    const values: unknown[] = Array.isArray(old) ? old : [old];
+    for (const x of Array.isArray(v) ? v : [v]) if (!values.some((y) => sameValue(x, y))) values.push(x);
+    a[k] = values;
+  }
+  if (node.type === "other" && ev.type !== "other") node.type = ev.type;
+  if (!node.label && ev.label) node.label = ev.label;
+  if (ev.start !== null && (node.start === null || ev.start < node.start)) node.start = ev.start;
+  if (ev.end !== null && (node.end === null || ev.end > node.end)) node.end = ev.end;
 }

@@ -3,7 +3,10 @@
  * activities; files, pipes, sockets and devices are entities, one node per version; the user and
  * the machine are agents. Relations keep PROV's direction: `from` is the subject of the PROV
  * statement (used: activity → entity, wasGeneratedBy: entity → activity, wasInformedBy:
- * informed → informant, wasDerivedFrom: derived → source, wasAssociatedWith: activity → agent).
+ * informed → informant, wasDerivedFrom: derived → source, wasAssociatedWith: activity → agent;
+ * from PROV sources also wasStartedBy/wasEndedBy: activity → trigger, wasInfluencedBy: influencee →
+ * influencer, specializationOf/mentionOf: specific → general, alternateOf: alternate1 → alternate2,
+ * hadMember: collection → member).
  */
 
 export type NodeKind = "activity" | "entity" | "agent";
@@ -17,7 +20,18 @@ export type NodeType =
   | "device"
   | "anon"
   | "user"
-  | "machine";
+  | "machine"
+  // from PROV sources (PROV-JSON, CamFlow, SPADE): see docs/data-model.md
+  /** a network packet (CamFlow packet, packet_content) */
+  | "packet"
+  /** a process's memory (CamFlow process_memory, SPADE memory artifacts) */
+  | "memory"
+  /** a file name (CamFlow path / file_name), linked to its inode by `named` */
+  | "path"
+  /** a socket address (CamFlow address) */
+  | "address"
+  /** anything else a PROV source describes; `attrs.sourceType` says what */
+  | "other";
 
 export interface GraphNode {
   /** run-local id, 1..n, assigned by the builder */
@@ -86,7 +100,15 @@ export type RelationType =
   | "wasAssociatedWith"
   | "wasAttributedTo"
   | "wasInvalidatedBy"
-  | "actedOnBehalfOf";
+  | "actedOnBehalfOf"
+  // the rest of PROV-DM, from PROV sources
+  | "wasInfluencedBy"
+  | "wasStartedBy"
+  | "wasEndedBy"
+  | "specializationOf"
+  | "alternateOf"
+  | "hadMember"
+  | "mentionOf";
 
 /**
  * What the relation stands for, finer than its PROV type:
@@ -125,7 +147,9 @@ export type RelationOp =
   | "attributed"
   | "mkdir"
   | "rmdir"
-  | "chdir";
+  | "chdir"
+  /** a PROV source's relation with no finer meaning here; `attrs.sourceType` keeps the source's own */
+  | "other";
 
 export interface GraphEdge {
   /** run-local id, 1..n, assigned by the builder */

@@ -2,17 +2,37 @@ import { createReadStream } from "node:fs";
 import { open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { RunContext } from "../events/event-types.js";
+import { camflowHeadContext } from "../sources/camflow/camflow-source.js";
 import { readLineBatches } from "../sources/line-batches.js";
-import { detectFormat, findFormat } from "../sources/source-registry.js";
+import { readJsonLineBatches } from "../sources/prov-json/json-line-batches.js";
+import { sniffJson } from "../sources/prov-json/prov-json-source.js";
+import { detectFormat, findFormat, JSON_KINDS } from "../sources/source-registry.js";
 import type { SourceFormat } from "../sources/source-types.js";
 import { groupFfFiles, mergeFfLineBatches } from "../sources/strace/strace-ff-merge.js";
 import { InputError } from "../util/errors.js";
 import type { PipelineInput } from "./ingest-pipeline.js";
 
+/** What the first lines of a log say about where it was recorded (CamFlow's machine record). */
+export interface HeadContext {
+  host?: string;
+  machineId?: string;
+  bootId?: string;
+}
+
 /** What an argument of `provflow ingest` turned out to be. */
 export type ResolvedInput =
-  | { type: "file"; path: string; format: SourceFormat; size: number | null }
+  | { type: "file"; path: string; format: SourceFormat; size: number | null; head?: HeadContext }
   | { type: "ff-set"; prefix: string; paths: string[]; format: SourceFormat; size: number };
+
+/** Formats provflow cannot read, told by their file names: a hint rather than "unknown kind". */
+const UNREAD_FORMATS: ReadonlyArray<[RegExp, string]> = [
+  [/\.(provn|pn|prov-asn)$/i, "PROV-N"],
+  [/\.(xml|provx)$/i, "PROV-XML (or other XML)"],
+  [/\.(ttl|trig|rdf|nt|nq|n3)$/i, "RDF (PROV-O)"],
+  [/\.jsonld$/i, "JSON-LD (PROV-JSONLD)"],
+  [/\.(dot|gv)$/i, "Graphviz DOT"],
+  [/\.clingo$/i, "clingo facts (ProvMark)"],
+];
 
 const HEAD_BYTES = 64 * 1024;
 
@@ -22,7 +42,8 @@ async function readHead(path: string): Promise<string[]> {
     const buf = Buffer.alloc(HEAD_BYTES);
     const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
     const lines = buf.subarray(0, bytesRead).toString("utf8").split("\n");
-    if (bytesRead === HEAD_BYTES) lines.pop();
+    // a line cut by the end of the head is dropped, unless it is the only one (a one-line JSON document)
+    if (bytesRead === HEAD_BYTES && lines.length > 1) lines.pop();
     return lines.slice(0, 200);
   } finally {
     await fh.close();
@@ -37,8 +58,18 @@ function pickFormat(head: string[], name: string, kind?: string): SourceFormat {
   }
   const found = detectFormat(head, name);
   if (!found) {
+    const json = sniffJson(head);
+    const unread: [RegExp, string] | undefined =
+      json.firstKey === "datum" || json.firstKey === "CDMVersion"
+        ? [/./, "DARPA TC CDM JSON (SPADE's CDM output)"]
+        : UNREAD_FORMATS.find(([re]) => re.test(name));
+    if (unread) {
+      throw new InputError(
+        `${name}: looks like ${unread[1]}, which provflow does not read (it reads strace, ltrace, audit logs, PROV-JSON, CamFlow and SPADE JSON)`,
+      );
+    }
     throw new InputError(
-      `${name}: cannot tell what kind of log this is (give --kind strace, ltrace or audit)`,
+      `${name}: cannot tell what kind of log this is (give --kind strace, ltrace, audit, prov, camflow or spade)`,
     );
   }
   return found.format;
@@ -91,17 +122,31 @@ export async function resolveInputs(args: string[], kind?: string): Promise<Reso
       size += (await stat(p)).size;
     }
     const format = pickFormat(await readHead(g.paths[0]!), g.paths[0]!, kind);
+    if (JSON_KINDS.has(format.kind)) {
+      // FILE.N names of JSON logs (rotated CamFlow logs) are separate files, not an strace -ff set
+      for (const p of g.paths) grouped.delete(p);
+      continue;
+    }
     out.push({ type: "ff-set", prefix: g.prefix, paths: g.paths, format, size });
   }
   for (const p of loose) {
     if (grouped.has(p)) continue;
     if (p === "-") {
-      if (!kind) throw new InputError("reading stdin needs --kind (strace, ltrace or audit)");
+      if (!kind)
+        throw new InputError("reading stdin needs --kind (strace, ltrace, audit, prov, camflow or spade)");
       out.push({ type: "file", path: "-", format: pickFormat([], "-", kind), size: null });
       continue;
     }
     const st = await stat(p);
-    out.push({ type: "file", path: p, format: pickFormat(await readHead(p), p, kind), size: st.size });
+    const head = await readHead(p);
+    const format = pickFormat(head, p, kind);
+    out.push({
+      type: "file",
+      path: p,
+      format,
+      size: st.size,
+      ...(format.kind === "camflow" ? { head: camflowHeadContext(head) } : {}),
+    });
   }
   return out;
 }
@@ -120,7 +165,7 @@ export function pipelineInputs(inputs: ResolvedInput[], ctx: RunContext, topPid?
       input.path === "-" ? process.stdin : createReadStream(input.path, { highWaterMark: 128 << 10 });
     return {
       label: input.path,
-      batches: readLineBatches(stream),
+      batches: JSON_KINDS.has(input.format.kind) ? readJsonLineBatches(stream) : readLineBatches(stream),
       parser: input.format.createParser({ file: input.path === "-" ? "<stdin>" : input.path, ctx, topPid }),
     };
   });

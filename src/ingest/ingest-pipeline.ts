@@ -24,6 +24,8 @@ export interface PipelineOptions {
   onProblem?: (p: Problem) => void;
   /** checked between batches: true stops reading (Ctrl-C) */
   shouldStop?: () => boolean;
+  /** describe the recording machine as an agent (default true; PROV sources describe their own) */
+  machineAgent?: boolean;
 }
 
 export interface PipelineResult {
@@ -42,7 +44,11 @@ export interface PipelineResult {
  * stays in memory.
  */
 export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions): Promise<PipelineResult> {
-  const builder = new GraphBuilder({ ctx: opts.ctx, user: opts.user });
+  const builder = new GraphBuilder({
+    ctx: opts.ctx,
+    user: opts.user,
+    ...(opts.machineAgent === false ? { machineAgent: false } : {}),
+  });
   const flushEvents = opts.flushEvents ?? 5_000;
   const stats: RunStats = { lines: 0, bytes: 0, events: 0, calls: 0, problems: 0 };
   let pendingEvents = 0;

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Progress } from "../cli/output.js";
 import type { RunContext } from "../events/event-types.js";
+import { JSON_KINDS } from "../sources/source-registry.js";
 import type { GraphStore, Problem } from "../store/store-types.js";
 import { InputError } from "../util/errors.js";
 import { currentHostInfo } from "../util/host-info.js";
@@ -53,13 +54,21 @@ export async function runIngest(req: IngestRequest): Promise<{ runId: number; st
   const firstPath = first.type === "file" ? first.path : first.paths[0]!;
   const ini = firstPath === "-" ? {} : readSiblingIni(firstPath);
   const here = currentHostInfo();
-  const host = req.host ?? ini.CurrentHostname ?? here.host;
+  // a CamFlow log names its machine (its machine record, its machine ids): not the one reading it
+  const recorded = first.type === "file" ? first.head : undefined;
+  const recordedHost = recorded
+    ? (recorded.host ?? (recorded.machineId ? `camflow-${recorded.machineId}` : undefined))
+    : undefined;
+  const host = req.host ?? recordedHost ?? ini.CurrentHostname ?? here.host;
   const ctx: RunContext = {
     host,
-    machineId: host === here.host ? (here.machineId ?? undefined) : undefined,
+    machineId: recorded ? recorded.machineId : host === here.host ? (here.machineId ?? undefined) : undefined,
+    ...(recorded?.bootId ? { bootId: recorded.bootId } : {}),
     date: req.date ?? ini.CurrentDate,
     cwd: req.cwd ?? ini.CurrentDirectory,
   };
+  // PROV sources describe their machines themselves (or none): no agent for the ingesting one
+  const provOnly = inputs.every((i) => JSON_KINDS.has(i.format.kind));
   const source = inputs.map((i) => (i.type === "ff-set" ? `${i.format.kind}-ff` : i.format.kind))[0]!;
   const runId = await req.store.createRun({
     name: req.name ?? basename(first.type === "file" ? first.path : first.prefix),
@@ -67,6 +76,7 @@ export async function runIngest(req: IngestRequest): Promise<{ runId: number; st
     command: req.files,
     host,
     machineId: ctx.machineId ?? null,
+    ...(ctx.bootId ? { bootId: ctx.bootId } : {}),
     cwd: ctx.cwd ?? null,
   });
   const progress = new Progress("ingest", totalSize(inputs), req.quiet);
@@ -84,6 +94,7 @@ export async function runIngest(req: IngestRequest): Promise<{ runId: number; st
       onProblem: req.onProblem,
       onProgress: (b) => progress.update(b),
       shouldStop: () => stop,
+      ...(provOnly ? { machineAgent: false } : {}),
     });
     progress.done();
     const command = await rootCommand(req.store, runId);

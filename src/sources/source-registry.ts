@@ -1,10 +1,23 @@
 import { auditFormat } from "./audit/audit-source-format.js";
+import { camflowFormat } from "./camflow/camflow-source.js";
 import { ltraceFormat } from "./ltrace/ltrace-source-format.js";
+import { provJsonFormat } from "./prov-json/prov-json-source.js";
 import type { SourceFormat } from "./source-types.js";
+import { spadeJsonFormat } from "./spade/spade-json-source.js";
 import { straceFormat } from "./strace/strace-source.js";
 
 /** Every format `provflow ingest` knows, in the order ties are broken. */
-export const sourceFormats: readonly SourceFormat[] = [straceFormat, ltraceFormat, auditFormat];
+export const sourceFormats: readonly SourceFormat[] = [
+  straceFormat,
+  ltraceFormat,
+  auditFormat,
+  camflowFormat,
+  provJsonFormat,
+  spadeJsonFormat,
+];
+
+/** Kinds read from JSON: their inputs go through the JSON line reader (long lines in pieces). */
+export const JSON_KINDS: ReadonlySet<string> = new Set(["prov", "camflow", "spade"]);
 
 export function findFormat(kind: string): SourceFormat | undefined {
   return sourceFormats.find((f) => f.kind === kind);
