@@ -1,5 +1,6 @@
 import { execSync } from "node:child_process";
 import { auditLaurelBench } from "./audit-laurel-bench.js";
+import { postgresBench } from "./postgres-bench.js";
 import { replayBench } from "./replay-bench.js";
 import { traceOverheadBench } from "./trace-overhead-bench.js";
 
@@ -14,4 +15,5 @@ const out: string[] = [
 if (!only || only === "replay") out.push(...replayBench(), "");
 if (!only || only === "trace") out.push(...traceOverheadBench(), "");
 if (!only || only === "audit") out.push(...auditLaurelBench(), "");
+if (!only || only === "postgres") out.push(...postgresBench(), "");
 process.stdout.write(`${out.join("\n")}\n`);

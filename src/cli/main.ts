@@ -11,9 +11,8 @@ import { formatSummary } from "../export/summary-format.js";
 import { buildRunSummary } from "../graph/run-summary.js";
 import { runIngest } from "../ingest/run-ingest.js";
 import { resolveDbPath } from "../store/db-path.js";
-import { openSqliteStore } from "../store/sqlite-store.js";
+import { openStore as openStoreAt } from "../store/open-store.js";
 import type { GraphStore, Problem, RunRecord } from "../store/store-types.js";
-import { openWorkerStore } from "../store/worker-store.js";
 import { ExitCode, NotFoundError, ProvflowError, UsageError } from "../util/errors.js";
 import { currentHostInfo } from "../util/host-info.js";
 import { auditToJsonLines } from "./audit-json-lines.js";
@@ -31,12 +30,12 @@ import { formatRunsTable } from "./runs-table.js";
 const VERSION = "0.1.0";
 
 /**
- * Reading commands use SQLite directly; recording commands (trace, ingest) write through a worker
- * thread, so that SQLite works on one core while parsing runs on the other.
+ * A SQLite file or a PostgreSQL URL (src/store/open-store.ts). With SQLite, reading commands use it
+ * directly and recording commands (trace, ingest) write through a worker thread, so that SQLite works
+ * on one core while parsing runs on the other.
  */
 function openStore(db: string | undefined, writer = false): GraphStore {
-  const path = resolveDbPath(db);
-  return writer ? openWorkerStore(path) : openSqliteStore(path);
+  return openStoreAt(resolveDbPath(db), { writer });
 }
 
 async function findRunOrLatest(store: GraphStore, ref?: string): Promise<RunRecord> {
@@ -76,7 +75,10 @@ async function withStore<T>(
 }
 
 function dbOption() {
-  return new Option("--db <file>", "SQLite database (default: $PROVFLOW_DB or ./provflow.db)");
+  return new Option(
+    "--db <file|url>",
+    "SQLite file or postgres:// URL (?schema=NAME) (default: $PROVFLOW_DB or ./provflow.db)",
+  );
 }
 
 export function buildProgram(): Command {
