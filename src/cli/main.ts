@@ -25,6 +25,7 @@ import {
 } from "./audit-laurel-options.js";
 import { runAuditPlugin } from "./audit-plugin.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
+import { queryCommand } from "./query-command.js";
 import { formatRunsTable } from "./runs-table.js";
 
 const VERSION = "0.1.0";
@@ -427,6 +428,8 @@ export function buildProgram(): Command {
         }
       });
     });
+
+  queryCommand(program.command("query"), { withStore, findRunOrLatest, dbOption });
 
   return program;
 }
