@@ -5,7 +5,8 @@ import { have, type Measured, measure, median, row } from "./bench-util.js";
 
 const SHARED = resolve(import.meta.dirname, "../../shared");
 const OUT = "/tmp/provflow-bench";
-const CLI = resolve(import.meta.dirname, "../dist/provflow.js");
+/** the launcher users run (bin/provflow: node with the flags provflow is meant to run with) */
+const CLI = resolve(import.meta.dirname, "../bin/provflow");
 
 /** laurel-style JSON lines from a big raw audit log: provflow against laurel 0.5.1, same input, same run. */
 export function auditLaurelBench(): string[] {
@@ -44,7 +45,7 @@ export function auditLaurelBench(): string[] {
   const oursRuns: Measured[] = [];
   const theirRuns: Measured[] = [];
   for (let k = 0; k < repeat; k++) {
-    oursRuns.push(measure(sh(`node ${CLI} audit ingest --format laurel -q ${log} > /dev/null`)));
+    oursRuns.push(measure(sh(`${CLI} audit ingest --format laurel -q ${log} > /dev/null`)));
     if (withLaurel)
       theirRuns.push(
         measure(

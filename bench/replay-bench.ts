@@ -5,7 +5,8 @@ import { measure, row } from "./bench-util.js";
 
 const SHARED = resolve(import.meta.dirname, "../../shared");
 const OUT = "/tmp/provflow-bench";
-const CLI = resolve(import.meta.dirname, "../dist/provflow.js");
+/** the launcher users run (bin/provflow) */
+const CLI = resolve(import.meta.dirname, "../bin/provflow");
 
 /** Replay throughput: a ≥150 MB strace -o log parsed into the SQLite store, end to end. */
 export function replayBench(): string[] {
@@ -40,7 +41,7 @@ export function replayBench(): string[] {
     const db = join(OUT, "replay.db");
     rmSync(db, { force: true });
     rmSync(`${db}-wal`, { force: true });
-    const m = measure(["node", CLI, "ingest", "--db", db, "-q", log]);
+    const m = measure([CLI, "ingest", "--db", db, "-q", log]);
     if (m.status !== 0) throw new Error(`provflow ingest failed on ${log}`);
     const rate = mb / m.wallS;
     // strace-process-tree (pure Python) was measured on this machine at 17–33 MB/s on the same inputs

@@ -129,6 +129,45 @@ describe("audit interpreter: processes, threads and sockets", () => {
   });
 });
 
+describe("audit interpreter: one start per process", () => {
+  // logs where a child's own events come before its parent's clone/fork/vfork record (laurel's
+  // reordered test logs, and the fidelity captures of shell pipelines and vfork)
+  const logs = [
+    "audit/laurel/shell-proc-trace-confusion.txt",
+    "audit/laurel/shell-proc-trace-reordered.txt",
+    "fidelity/archive/audit.log",
+    "fidelity/edit/audit.log",
+    "fidelity/pyproc/audit.log",
+  ];
+  for (const rel of logs) {
+    it(`${rel}: no pid is started again while it runs, nor right after its exit`, () => {
+      const evs = run(lines(join(CORPUS, rel)), rel);
+      const live = new Set<number>();
+      const exited = new Set<number>();
+      const twice: number[] = [];
+      for (const e of evs) {
+        if (e.kind === "process.start") {
+          if (live.has(e.pid) || exited.has(e.pid)) twice.push(e.pid);
+          live.add(e.pid);
+        } else if (e.kind === "process.exit") {
+          live.delete(e.pid);
+          exited.add(e.pid);
+        }
+      }
+      expect(twice).toEqual([]);
+      // and every process the kernel saw run a syscall is there once
+      const pids = new Set(
+        readFileSync(join(CORPUS, rel), "utf8")
+          .split("\n")
+          .filter((l) => l.includes("type=SYSCALL "))
+          .map((l) => Number(/ pid=(\d+)/.exec(l)?.[1])),
+      );
+      const started = new Set(of(evs, "process.start").map((e) => e.pid));
+      for (const p of pids) expect(started.has(p)).toBe(true);
+    });
+  }
+});
+
 describe("audit interpreter: bad and incomplete input", () => {
   it("a PATH record without its SYSCALL is a problem with file and line, not a throw", () => {
     const file = join(CORPUS, "audit/linux-audit-parser/line-path.txt");

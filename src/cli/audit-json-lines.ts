@@ -83,7 +83,7 @@ export async function auditToJsonLines(opts: AuditJsonOptions): Promise<AuditJso
   for (const file of opts.files) {
     const name = file === "-" ? "<stdin>" : file;
     const orderer = new LaurelEventOrderer({ file: name });
-    const stream = file === "-" ? process.stdin : createReadStream(file, { highWaterMark: 256 << 10 });
+    const stream = file === "-" ? process.stdin : createReadStream(file, { highWaterMark: 64 << 10 });
     const splitter = new LineSplitter();
     try {
       for await (const chunk of stream) {

@@ -1,5 +1,4 @@
 import { createWriteStream } from "node:fs";
-import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError, Option } from "commander";
 import { auditCommand, auditPreflight } from "../capture/audit-capture.js";
 import { traceCommand } from "../capture/trace-run.js";
@@ -435,9 +434,6 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  // a young generation of 8 MB keeps peak memory under 200 MB on big logs at no cost in speed
-  // (measured in docs/benchmarks.md); the live data of an ingest is a few tens of MB
-  setFlagsFromString("--max-semi-space-size=8");
   installEpipeHandler();
   const program = buildProgram();
   try {

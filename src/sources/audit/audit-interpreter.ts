@@ -118,6 +118,8 @@ export class AuditInterpreter {
   /** "dev inode" of directories → their absolute path */
   private readonly dirByInode = new Map<string, string>();
   private readonly cwdByPid = new Map<number, string>();
+  /** pids that exited lately → when: a clone record logged after its child's exit must not start it again */
+  private readonly exited = new Map<number, number>();
   private lastTs = 0;
 
   constructor(private readonly opts: AuditInterpreterOptions) {}
@@ -132,6 +134,12 @@ export class AuditInterpreter {
       this.event(it, out);
     }
     return out;
+  }
+
+  /** whether `pid` exited within the 10 s before `ts` (µs) */
+  private recentlyExited(pid: number, ts: number): boolean {
+    const at = this.exited.get(pid);
+    return at !== undefined && at <= ts && ts - at < 10_000_000;
   }
 
   /** end of input: clone3 children never seen were threads of a still running process */
@@ -262,6 +270,7 @@ export class AuditInterpreter {
         out.push({ kind: "process.start", ts, pid, ppid, via: "unknown", at });
       }
       this.known.add(pid);
+      this.exited.delete(pid);
     }
 
     if (paths !== null) {
@@ -311,11 +320,16 @@ export class AuditInterpreter {
         resource = String(child);
         if (name === "clone" && (hexLow(f.get("a0")) & CLONE_THREAD) !== 0) {
           out.push({ kind: "thread.start", ts, pid, newTid: child, at });
-        } else if (name === "clone3" && !this.known.has(child)) {
+        } else if (this.known.has(child) || this.recentlyExited(child, ts)) {
+          // the child's own events came first (the kernel logs a syscall when it returns, and the
+          // child may run before its parent returns from clone; a vfork parent waits until the child
+          // has exec'd or exited): it was announced then, with this parent from its ppid field
+        } else if (name === "clone3") {
           this.pendingClone3.set(child, { ppid: pid, ts });
         } else {
           out.push({ kind: "process.start", ts, pid: child, ppid: pid, via: name, at });
           this.known.add(child);
+          this.exited.delete(child);
         }
         break;
       }
@@ -324,6 +338,8 @@ export class AuditInterpreter {
         out.push({ kind: "process.exit", ts, pid, at, ...(Number.isNaN(code) ? {} : { code: code & 0xff }) });
         this.known.delete(pid);
         this.cwdByPid.delete(pid);
+        this.exited.set(pid, ts);
+        if (this.exited.size > 4096) this.exited.delete(this.exited.keys().next().value!);
         break;
       }
       case "open":

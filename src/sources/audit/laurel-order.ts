@@ -1,6 +1,6 @@
 import type { ProblemEvent } from "../../events/event-types.js";
 import type { AuditEvent, AuditGroupItem } from "./audit-event-grouper.js";
-import { type AuditRecord, parseAuditLine } from "./audit-record-parser.js";
+import { type AuditParseError, type AuditRecord, parseAuditLine } from "./audit-record-parser.js";
 import { isLaurelUserType, LaurelRecord, readLaurelLine } from "./laurel-json.js";
 
 /**
@@ -61,19 +61,26 @@ export class LaurelEventOrderer {
     for (let n = 0; n < lines.length; n++) {
       const text = lines[n]!;
       const lineNo = firstLine + n;
-      this.stats.lines++;
-      const r = readLaurelLine(text, lineNo);
-      if (r === null) {
-        this.stats.skipped++;
-        continue;
-      }
-      if (r.kind === "error") {
-        this.problem(out, lineNo, r.message, text);
-        continue;
-      }
-      this.addRecord(r, out, text);
+      this.take(readLaurelLine(text, lineNo), lineNo, text, out);
     }
     return out;
+  }
+
+  /**
+   * one line already read by readLaurelLine (in a worker thread: laurel-wire.ts); `text` is the raw
+   * line, quoted in problem reports
+   */
+  take(r: AuditRecord | AuditParseError | null, lineNo: number, text: string, out: AuditGroupItem[]): void {
+    this.stats.lines++;
+    if (r === null) {
+      this.stats.skipped++;
+      return;
+    }
+    if (r.kind === "error") {
+      this.problem(out, lineNo, r.message, text);
+      return;
+    }
+    this.addRecord(r, out, text);
   }
 
   /**
@@ -195,7 +202,10 @@ export class LaurelEventOrderer {
     }
   }
 
-  private emit(key: string, o: Inflight, out: AuditGroupItem[]): void {
+  private emit(k: string, o: Inflight, out: AuditGroupItem[]): void {
+    // the key is remembered for 120 s of event time: a copy of its own, so that it does not keep the
+    // whole input chunk it was cut from alive (V8 cuts substrings of 13 characters or more as views)
+    const key = ` ${k}`.slice(1);
     this.done.set(key, o.timeMs);
     const sec = Math.floor(o.timeMs / 1000);
     const list = this.doneBySecond.get(sec);
