@@ -16,4 +16,5 @@ if (!only || only === "replay") out.push(...replayBench(), "");
 if (!only || only === "trace") out.push(...traceOverheadBench(), "");
 if (!only || only === "audit") out.push(...auditLaurelBench(), "");
 if (!only || only === "postgres") out.push(...postgresBench(), "");
+if (!only || only === "prov") out.push(...(await import("./prov-ingest-bench.js")).provIngestBench(), "");
 process.stdout.write(`${out.join("\n")}\n`);

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { ProvEvent } from "../src/events/event-types.js";
 import { GraphBuilder } from "../src/graph/graph-builder.js";
 import type { GraphEdge, GraphNode } from "../src/graph/prov-types.js";
+import { camflowFormat } from "../src/sources/camflow/camflow-source.js";
 import { readJsonLineBatches } from "../src/sources/prov-json/json-line-batches.js";
 import { parseJsonText } from "../src/sources/prov-json/json-scanner.js";
 import { provJsonFormat } from "../src/sources/prov-json/prov-json-source.js";
@@ -283,6 +284,50 @@ describe("streams of documents", () => {
         expect(cut.problems).toEqual([]);
       }
     }
+  });
+
+  it("reads records and names in one piece (the scanner's fast paths) exactly as across pieces", async () => {
+    // the same line whole and in pieces of 7 characters (where almost no record or name is in one
+    // piece): the same nodes, edges, attributes, ids, problems (lines, columns) and statistics
+    const frap = join(CORPUS, "camflow/frap-dataset");
+    const tricky = [
+      '{"prefix": {"ex": "http://example.org/"}, "entity": {"ex:a": {"ex:n": 123456789012345678901, "ex:s": "}{", "ex:o": {"$": "1", "type": "xsd:int"}}, "ex:b\\u0041": {"ex:t": "a\\"}"}, "ex:c": {"ex:l": [1, 2,],}, "ex:d": {"ex:n": -98765432109876543210}}}',
+      '{"entity": {"ex:x": {"ex:y": 1]}}',
+      '{"entity": {"ex:x": {"ex:y": null, "ex:z": {"a": 1}}, "ex:w": 3}, "used": {"_:u": {"prov:activity": "ex:x"}}}',
+    ];
+    const cases: Array<[SourceFormat, string, string]> = [
+      ...jsonDocs.map((f): [SourceFormat, string, string] => [
+        provJsonFormat,
+        f,
+        JSON.stringify(JSON.parse(readFileSync(f, "utf8"))),
+      ]),
+      ...tricky.map((t, k): [SourceFormat, string, string] => [provJsonFormat, `tricky-${k}`, t]),
+      ...["mariadb-root-exploit-0.log", "mysql-root-exploit-0.log", "percona-root-exploit-0.log"].flatMap(
+        (n) =>
+          readFileSync(join(frap, n), "utf8")
+            .split("\n")
+            .filter((l) => l.startsWith("{"))
+            .slice(0, 30)
+            .map((l): [SourceFormat, string, string] => [camflowFormat, n, l]),
+      ),
+    ];
+    for (const [format, f, line] of cases) {
+      const whole = await readText(format, f, line);
+      const pieces = await readText(format, f, line, 7);
+      expect(whole.nodes, f).toEqual(pieces.nodes);
+      expect(whole.edges, f).toEqual(pieces.edges);
+      // (a syntax error's excerpt is cut from the piece it is in)
+      const where = (g: Read) => g.problems.map((p) => [p.file, p.line, p.message]);
+      expect(where(whole), f).toEqual(where(pieces));
+      expect(whole.stats, f).toEqual(pieces.stats);
+    }
+    const big = await readText(provJsonFormat, "tricky-0", tricky[0]!);
+    expect(big.nodes.find((n) => n.gid === "http://example.org/a")?.attrs["ex:n"]).toBe(
+      "123456789012345678901",
+    );
+    expect(big.nodes.find((n) => n.gid === "http://example.org/d")?.attrs["ex:n"]).toBe(
+      "-98765432109876543210",
+    );
   });
 
   it("reports a broken document at its line and column and reads the next ones", async () => {

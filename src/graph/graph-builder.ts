@@ -1384,7 +1384,7 @@ export class GraphBuilder {
       p.waiting--;
       if (p.waiting === 0) {
         this.provPending.delete(p);
-        this.provEdge(p.ev);
+        this.provEdge(p.ev, this.provNodes.get(p.ev.from!)!, this.provNodes.get(p.ev.to!)!);
       }
     }
   }
@@ -1399,7 +1399,7 @@ export class GraphBuilder {
     const from = this.provNodes.get(ev.from);
     const to = this.provNodes.get(ev.to);
     if (from && to) {
-      this.provEdge(ev);
+      this.provEdge(ev, from, to);
       return;
     }
     const p: PendingRelation = { ev, waiting: 0 };
@@ -1472,9 +1472,7 @@ export class GraphBuilder {
     }
   }
 
-  private provEdge(ev: ProvRelationEvent): void {
-    const from = this.provNodes.get(ev.from!)!;
-    const to = this.provNodes.get(ev.to!)!;
+  private provEdge(ev: ProvRelationEvent, from: GraphNode, to: GraphNode): void {
     const e: GraphEdge = {
       id: this.nextEdgeId++,
       type: ev.type,

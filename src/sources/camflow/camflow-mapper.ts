@@ -42,9 +42,19 @@ function labelType(label: string | undefined): string | undefined {
 }
 
 /** An attribute CamFlow writes as `cf:NAME` (W3C) or `NAME` (SPADE flavour). */
-function field(attrs: Record<string, unknown>, name: string): unknown {
-  const v = attrs[`cf:${name}`];
+function field(attrs: Record<string, unknown>, cfName: string, name: string): unknown {
+  const v = attrs[cfName];
   return v !== undefined ? v : attrs[name];
+}
+
+function isDigits(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 export interface CamflowNodeInput {
@@ -69,32 +79,39 @@ export function camflowNode(input: CamflowNodeInput, machineHint?: string): Prov
   const a = input.attrs;
   const type = input.camflowType ?? labelType(input.label) ?? "unknown";
   const kind = camflowNodeKind(type);
-  // what the record does not say, its id does (decoded only then)
-  let decodedId: CamflowId | null | undefined;
-  const decoded = () => {
-    if (decodedId === undefined) decodedId = decodeCamflowId(key);
-    return decodedId;
-  };
+  const isPacket = kind.type === "packet";
+  // what the record does not say, its id does (decoded only then; undefined: not decoded yet)
+  let decoded: CamflowId | null | undefined;
   let machine = camflowMachineId(input.machineId);
-  if (machine === undefined && kind.type === "machine" && /^\d+$/.test(key)) machine = key;
-  if (machine === undefined && kind.type !== "packet") {
-    const d = decoded();
-    if (d) machine = String(d.machine);
+  if (machine === undefined && kind.type === "machine" && isDigits(key)) machine = key;
+  if (machine === undefined && !isPacket) {
+    decoded = decodeCamflowId(key);
+    if (decoded) machine = String(decoded.machine);
   }
   machine ??= machineHint;
-  const bootN = valueNumber(input.bootId) ?? (kind.type !== "packet" ? decoded()?.boot : undefined);
+  let bootN = valueNumber(input.bootId);
+  if (bootN === undefined && !isPacket) {
+    if (decoded === undefined) decoded = decodeCamflowId(key);
+    bootN = decoded?.boot;
+  }
   const boot = bootN !== undefined ? String(bootN) : undefined;
-  const objectId = valueText(input.objectId) ?? decoded()?.id ?? key;
-  const version =
-    (kind.type === "machine" ? undefined : valueNumber(input.version)) ??
-    (kind.type !== "packet" ? decoded()?.version : undefined) ??
-    0;
+  let objectId = valueText(input.objectId);
+  if (objectId === undefined) {
+    if (decoded === undefined) decoded = decodeCamflowId(key);
+    objectId = decoded?.id ?? key;
+  }
+  let version = kind.type === "machine" ? undefined : valueNumber(input.version);
+  if (version === undefined && !isPacket) {
+    if (decoded === undefined) decoded = decodeCamflowId(key);
+    version = decoded?.version;
+  }
+  version ??= 0;
   let gid: string;
   if (kind.type === "machine") gid = `camflow://${machine ?? key}`;
   else if (kind.type === "packet") {
-    const sender = valueText(field(a, "sender"));
-    const receiver = valueText(field(a, "receiver"));
-    const seq = valueText(field(a, "seq"));
+    const sender = valueText(field(a, "cf:sender", "sender"));
+    const receiver = valueText(field(a, "cf:receiver", "receiver"));
+    const seq = valueText(field(a, "cf:seq", "seq"));
     gid =
       sender !== undefined && receiver !== undefined
         ? `packet://${sender}->${receiver}/${objectId}/${seq ?? "-"}`
@@ -105,22 +122,22 @@ export function camflowNode(input: CamflowNodeInput, machineHint?: string): Prov
   a.sourceType = type;
   if (machine !== undefined) a.machineId = machine;
   if (boot !== undefined) a.bootId = boot;
-  const uid = valueNumber(field(a, "uid"));
+  const uid = valueNumber(field(a, "cf:uid", "uid"));
   if (uid !== undefined) a.uid = uid;
   if (kind.type === "process") {
-    const pid = valueNumber(field(a, "pid"));
+    const pid = valueNumber(field(a, "cf:pid", "pid"));
     if (pid !== undefined) a.pid = pid;
   } else if (kind.type === "memory") {
-    const tgid = valueNumber(field(a, "tgid"));
+    const tgid = valueNumber(field(a, "cf:tgid", "tgid"));
     if (tgid !== undefined) a.pid = tgid;
   } else if (kind.type === "path") {
-    const p = valueText(field(a, "pathname"));
+    const p = valueText(field(a, "cf:pathname", "pathname"));
     if (p !== undefined) a.path = p;
   } else if (kind.type === "machine") {
-    const host = valueText(field(a, "u_nodename") ?? field(a, "nodename"));
+    const host = valueText(field(a, "cf:u_nodename", "u_nodename") ?? field(a, "cf:nodename", "nodename"));
     if (host !== undefined) a.host = host;
   }
-  const ino = valueText(field(a, "ino"));
+  const ino = valueText(field(a, "cf:ino", "ino"));
   if (ino !== undefined && kind.type !== "process") a.inode = ino;
   return {
     kind: "prov.node",
@@ -130,7 +147,7 @@ export function camflowNode(input: CamflowNodeInput, machineHint?: string): Prov
     gid,
     version,
     label: input.label ?? `[${type}] ${objectId}`,
-    start: valueDate(field(a, "date")),
+    start: valueDate(field(a, "cf:date", "date")),
     end: null,
     attrs: a,
     at: input.at,
@@ -189,7 +206,7 @@ export class CamflowW3cMapper implements ProvRecordMapper {
     }
     const spec = section === "relation" ? CAMFLOW_RELATION : RELATION_SECTIONS[section];
     if (!spec) return;
-    const attrs = keptAttributes(rec, `${section} ${id}`, at, cx, true);
+    const attrs = keptAttributes(rec, section, id, at, cx, true);
     attrs.sourceId = id;
     if (relType !== undefined) attrs.sourceType = relType;
     const from = valueText(rec[spec.from]);
@@ -213,7 +230,7 @@ export class CamflowW3cMapper implements ProvRecordMapper {
     at: SourceLocation,
     cx: DocContext,
   ): void {
-    const attrs = keptAttributes(rec, id, at, cx, true);
+    const attrs = keptAttributes(rec, null, id, at, cx, true);
     const t = valueText(rec["prov:type"]);
     this.emit(
       camflowNode(

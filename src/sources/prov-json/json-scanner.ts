@@ -161,6 +161,7 @@ export class JsonScanner {
     this.started = true;
     this.line = line;
     this.pieceLength = text.length;
+    this.pieces++;
     if (this.skipping) {
       if (continuation || !this.resyncs(text)) return;
       this.skipping = false;
@@ -169,6 +170,8 @@ export class JsonScanner {
   }
 
   private pieceLength = 0;
+  /** pieces pushed so far (the backslash cache belongs to one) */
+  private pieces = 0;
 
   /** End of the input: what is still open is reported. */
   end(): void {
@@ -343,6 +346,13 @@ export class JsonScanner {
       case KEY:
         if (c === QUOTE) {
           f.keyAt = this.pos(i);
+          // fast path: a name without escapes that ends in this piece is its text between the quotes
+          const j = text.indexOf('"', i + 1);
+          if (j > 0 && this.backslashFrom(text, i + 1) > j) {
+            f.key = ownString(text.slice(i + 1, j));
+            f.state = COLON;
+            return j + 1;
+          }
           this.startCapture(T_KEY, f, i, false);
           return i;
         }
@@ -389,6 +399,10 @@ export class JsonScanner {
           this.sink.bundleStart(f.key, at);
           return i + 1;
         }
+        if (c === LBRACE) {
+          const end = this.quickRecord(f, text, i);
+          if (end > 0) return end;
+        }
         this.startCapture(T_RECORD, f, i, !(c === LBRACE || c === LBRACKET || c === QUOTE));
         return i;
       default:
@@ -410,6 +424,49 @@ export class JsonScanner {
         this.fail(`expected ',' or '}', found ${JSON.stringify(text[i])}`, this.pos(i), excerpt(text, i));
         return text.length;
     }
+  }
+
+  /** index of the first backslash at or after `from` in the current piece (its length when none) */
+  private backslashFrom(text: string, from: number): number {
+    if (this.bsPiece !== this.pieces || this.bsAt < from) {
+      const b = text.indexOf("\\", from);
+      this.bsPiece = this.pieces;
+      this.bsAt = b < 0 ? text.length : b;
+    }
+    return this.bsAt;
+  }
+
+  private bsPiece = -1;
+  private bsAt = 0;
+
+  /**
+   * Fast path for a record `{…}` without nested objects that ends in this piece (CamFlow's, and most
+   * PROV records): its end is the first `}`, and JSON.parse tells whether it is (a `}` inside a
+   * string makes the parse fail: the record is then scanned as usual). A prefix of the record that
+   * parses is the whole record: braces outside strings match the same in a prefix as in the whole.
+   * Returns where scanning goes on, or -1 when the record must be scanned.
+   */
+  private quickRecord(f: Frame, text: string, i: number): number {
+    const close = text.indexOf("}", i + 1);
+    if (close < 0 || close + 1 - i > this.maxRecord) return -1;
+    const open = text.indexOf("{", i + 1);
+    if (open >= 0 && open < close) return -1;
+    const raw = text.slice(i, close + 1);
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return -1;
+    }
+    // integers beyond 2^53 stay exact, as parseJsonText keeps them
+    if (hasUnsafeInteger(value)) value = parseJsonText(raw);
+    this.sink.record(
+      f.kind === FRAGMENT ? null : f.kind === BUNDLES ? "bundle" : f.name,
+      f.key,
+      value,
+      f.keyAt,
+    );
+    return close + 1;
   }
 
   private closeFrame(i: number): number {

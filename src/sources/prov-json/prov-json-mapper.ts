@@ -81,11 +81,13 @@ export function isNodeType(s: string): s is NodeType {
 /**
  * The attributes of a record that are PROV-JSON values, as written; the others are reported and
  * left out. `objects`: object values without `$` are accepted (CamFlow's `cf:address`). The record
- * itself is returned (and later completed) when every value is good: no copy per record.
+ * itself is returned (and later completed) when every value is good: no copy per record. The
+ * record is named in reports as `SECTION ID` (`ID` alone without a section).
  */
 export function keptAttributes(
   rec: Record<string, unknown>,
-  what: string,
+  section: string | null,
+  id: string,
   at: SourceLocation,
   cx: DocContext,
   objects: boolean,
@@ -95,6 +97,7 @@ export function keptAttributes(
     const v = rec[k];
     const bad = typeof v === "object" ? badValue(v, objects) : null;
     if (bad) {
+      const what = section === null ? id : `${section} ${id}`;
       cx.problem(`${what}: attribute ${k} is ${bad}: left out`, at, JSON.stringify(v));
       if (!attrs) {
         attrs = {};
@@ -151,7 +154,7 @@ export class W3cProvMapper implements ProvRecordMapper {
     at: SourceLocation,
     cx: DocContext,
   ): void {
-    const attrs = keptAttributes(rec, `${section} ${id}`, at, cx, false);
+    const attrs = keptAttributes(rec, section, id, at, cx, false);
     attrs.sourceId = id;
     if (cx.bundle !== null) attrs.bundle = cx.bundle;
     const key = this.key(id, cx);
@@ -190,7 +193,7 @@ export class W3cProvMapper implements ProvRecordMapper {
     at: SourceLocation,
     cx: DocContext,
   ): void {
-    const attrs = keptAttributes(rec, `${section} ${id}`, at, cx, false);
+    const attrs = keptAttributes(rec, section, id, at, cx, false);
     attrs.sourceId = id;
     attrs.sourceType = section;
     if (cx.bundle !== null) attrs.bundle = cx.bundle;

@@ -140,10 +140,17 @@ export class ProvDocumentReader implements JsonScanSink {
     return this.docIndex;
   }
 
+  /** the last location made: records of one line of one document share it (events only read it) */
+  private lastLoc: SourceLocation | null = null;
+
   loc(at: ScanPos): SourceLocation {
-    return this.docIndex > 0
-      ? { file: this.file, line: at.line, doc: this.docIndex }
-      : { file: this.file, line: at.line };
+    const last = this.lastLoc;
+    const doc = this.docIndex > 0 ? this.docIndex : undefined;
+    if (last !== null && last.line === at.line && last.doc === doc) return last;
+    const loc: SourceLocation =
+      doc !== undefined ? { file: this.file, line: at.line, doc } : { file: this.file, line: at.line };
+    this.lastLoc = loc;
+    return loc;
   }
 
   private problemAt(at: SourceLocation, message: string, text?: string): void {
@@ -279,6 +286,10 @@ export class ProvDocumentReader implements JsonScanSink {
     cx.bundle = s.bundle;
     cx.ns = s.ns;
     const loc = this.loc(at);
+    if (isObject(value)) {
+      this.mapper.record(section, id, value, loc, cx);
+      return;
+    }
     const what = section === null ? JSON.stringify(id) : `${section} ${JSON.stringify(id)}`;
     if (Array.isArray(value)) {
       // several records under one id ("scruffy" PROV-JSON)
@@ -288,11 +299,7 @@ export class ProvDocumentReader implements JsonScanSink {
       }
       return;
     }
-    if (!isObject(value)) {
-      this.problem(at, `${what}: the record is ${describe(value)}, not an object`);
-      return;
-    }
-    this.mapper.record(section, id, value, loc, cx);
+    this.problem(at, `${what}: the record is ${describe(value)}, not an object`);
   }
 }
 
