@@ -329,7 +329,7 @@ describe.skipIf(!up)("PostgreSQL store", () => {
       await raw(newer, "INSERT INTO $schema.schema_version VALUES (99, 0)");
       const s2 = openPostgresStore(schemaUrl(newer));
       await expect(s2.listRuns()).rejects.toThrow(
-        /schema version 99 is newer than this provflow supports \(1\)/,
+        /schema version 99 is newer than this provflow supports \(2\)/,
       );
       await s2.close();
 
@@ -356,7 +356,10 @@ describe.skipIf(!up)("PostgreSQL store", () => {
       expect((await a.listRuns()).map((r) => r.name).sort()).toEqual(["a", "b"]);
       await a.close();
       await b.close();
-      expect(await raw(schema, "SELECT version FROM $schema.schema_version")).toEqual([{ version: 1 }]);
+      expect(await raw(schema, "SELECT version FROM $schema.schema_version")).toEqual([
+        { version: 1 },
+        { version: 2 },
+      ]);
     });
 
     it("reports a write that failed on the next call, once, and drops nothing written before", async () => {

@@ -370,7 +370,7 @@ describe("SqliteStore calls log in chunks", () => {
     expect(await collect(store, 1, 1000)).toEqual([...steps].sort(byStartSeq));
     await store.close();
     const raw = new Database(path, { readonly: true });
-    expect(raw.prepare("SELECT max(version) FROM schema_version").pluck().get()).toBe(2);
+    expect(raw.prepare("SELECT max(version) FROM schema_version").pluck().get()).toBe(SCHEMA_VERSION);
     expect(raw.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'steps'").pluck().get()).toBe(0);
     expect(raw.prepare("SELECT count(*), sum(n) FROM step_chunks").raw().get()).toEqual([3, 9000]);
     raw.close();

@@ -1,6 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { GraphEdge, GraphNode } from "../src/graph/prov-types.js";
-import type { Batch, GraphStore, NewRun, Step } from "../src/store/store-types.js";
+import type {
+  Batch,
+  GraphStore,
+  KeyedEdge,
+  KeyedNode,
+  MachinePart,
+  NewRun,
+  Step,
+} from "../src/store/store-types.js";
 
 /** Shared fixtures for the store contract and exporter tests. */
 export function newRun(name: string, extra: Partial<NewRun> = {}): NewRun {
@@ -369,6 +377,162 @@ export function defineStoreContract(
 
     it("rejects a batch for a run that does not exist", async () => {
       await expect(store.appendBatch(31_337, batch({ nodes: [fileNode(1, "/x")] }))).rejects.toThrow(/31337/);
+    });
+
+    describe("machines streaming in", () => {
+      const T0 = 1_700_000_000_000_000;
+      const kn = (key: string, attrs: Record<string, unknown> = {}): KeyedNode => ({
+        key,
+        kind: "entity",
+        type: "file",
+        gid: `camflow://7/1/${key}`,
+        version: 0,
+        label: `[file] ${key}`,
+        start: null,
+        end: null,
+        attrs: { sourceId: key, ...attrs },
+      });
+      const ke = (key: string, from: string, to: string): KeyedEdge => ({
+        key,
+        type: "used",
+        op: "read",
+        from,
+        to,
+        ts: T0,
+        tsEnd: T0,
+        count: 1,
+        bytes: 0,
+        attrs: { sourceId: key },
+      });
+      const part = (runId: number, machineId: string, extra: Partial<MachinePart>): MachinePart => ({
+        runId,
+        machineId,
+        nodes: [],
+        edges: [],
+        problems: [],
+        packets: 1,
+        errors: 0,
+        seen: T0,
+        ...extra,
+      });
+
+      it("gives each machine one run, the same when opened again, and registers it", async () => {
+        const a = await store.openMachineRun({
+          machineId: "111",
+          command: ["mqtt://b/camflow/provenance/111"],
+        });
+        const b = await store.openMachineRun({ machineId: "222", start: T0 });
+        expect(b).not.toBe(a);
+        expect(await store.openMachineRun({ machineId: "111" })).toBe(a);
+        const run = await store.findRun(a);
+        expect(run?.source).toBe("mqtt");
+        expect(run?.machineId).toBe("111");
+        expect(run?.status).toBe("running");
+        expect(run?.command).toEqual(["mqtt://b/camflow/provenance/111"]);
+        expect((await store.findRun(b))?.start).toBe(T0);
+        const machines = await store.listMachines();
+        expect(machines.map((m) => [m.machineId, m.runId, m.packets, m.nodes, m.edges, m.errors])).toEqual([
+          ["111", a, 0, 0, 0, 0],
+          ["222", b, 0, 0, 0, 0],
+        ]);
+        await store.closeMachineRun(a, T0 + 5);
+        const closed = await store.findRun(a);
+        expect(closed?.status).toBe("complete");
+        expect(closed?.end).toBe(T0 + 5);
+        // streaming again resumes the same run
+        expect(await store.openMachineRun({ machineId: "111" })).toBe(a);
+        expect((await store.findRun(a))?.status).toBe("running");
+      });
+
+      it("keeps relations waiting for nodes of later batches, and redelivery adds nothing", async () => {
+        const run = await store.openMachineRun({ machineId: "7", start: T0 });
+        const first = part(run, "7", {
+          nodes: [kn("A"), kn("B")],
+          // A→B now; A→C and C→D wait for C and D
+          edges: [ke("r1", "A", "B"), ke("r2", "A", "C"), ke("r3", "C", "D")],
+          packets: 2,
+          problems: [{ file: "camflow/provenance/7", line: 2, message: "bad record", text: "{" }],
+          errors: 1,
+        });
+        const r1 = await store.appendMachineBatch([first]);
+        expect(r1).toEqual([{ runId: run, machineId: "7", nodes: 2, edges: 1 }]);
+        let m = (await store.listMachines())[0];
+        expect([m?.packets, m?.nodes, m?.edges, m?.waiting, m?.errors]).toEqual([2, 2, 1, 2, 1]);
+        const second = part(run, "7", { nodes: [kn("C")], seen: T0 + 10 });
+        expect(await store.appendMachineBatch([second])).toEqual([
+          { runId: run, machineId: "7", nodes: 1, edges: 1 },
+        ]);
+        const third = part(run, "7", { nodes: [kn("D")], seen: T0 + 20 });
+        expect(await store.appendMachineBatch([third])).toEqual([
+          { runId: run, machineId: "7", nodes: 1, edges: 1 },
+        ]);
+        // everything again (a subscriber restarted before acknowledging): no new row
+        const again = await store.appendMachineBatch([first, second, third]);
+        expect(again).toEqual([{ runId: run, machineId: "7", nodes: 0, edges: 0 }]);
+        const nodes = await store.getNodes(run);
+        expect(nodes.map((n) => n.label).sort()).toEqual(["[file] A", "[file] B", "[file] C", "[file] D"]);
+        const byId = new Map(nodes.map((n) => [n.id, n.attrs.sourceId]));
+        const edges = await store.getEdges(run);
+        expect(edges.map((e) => [e.attrs.sourceId, byId.get(e.from), byId.get(e.to)]).sort()).toEqual([
+          ["r1", "A", "B"],
+          ["r2", "A", "C"],
+          ["r3", "C", "D"],
+        ]);
+        m = (await store.listMachines())[0];
+        expect([m?.packets, m?.nodes, m?.edges, m?.waiting, m?.errors]).toEqual([8, 4, 3, 0, 2]);
+        expect(m?.firstSeen).toBe(T0);
+        expect(m?.lastSeen).toBe(T0 + 20);
+        const problems = await store.getProblems(run);
+        expect(problems[0]).toEqual({
+          file: "camflow/provenance/7",
+          line: 2,
+          message: "bad record",
+          text: "{",
+        });
+        const rec = await store.findRun(run);
+        expect([rec?.nodeCount, rec?.edgeCount]).toEqual([4, 3]);
+      });
+
+      it("merges a second description of a node, and keeps machines apart", async () => {
+        const r7 = await store.openMachineRun({ machineId: "7" });
+        const r8 = await store.openMachineRun({ machineId: "8" });
+        await store.appendMachineBatch([
+          part(r7, "7", { nodes: [kn("A", { mode: "r" }), kn("A", { size: 5 })] }),
+          part(r8, "8", { nodes: [kn("A")], edges: [ke("r1", "A", "A")] }),
+        ]);
+        await store.appendMachineBatch([part(r7, "7", { nodes: [kn("A", { mode: "w" })] })]);
+        const [a] = await store.getNodes(r7);
+        expect(a?.attrs).toEqual({ sourceId: "A", mode: ["r", "w"], size: 5 });
+        expect((await store.getNodes(r8)).length).toBe(1);
+        expect((await store.getEdges(r8)).length).toBe(1);
+        expect((await store.getEdges(r7)).length).toBe(0);
+        const ms = await store.listMachines();
+        expect(ms.map((m) => [m.machineId, m.nodes, m.edges, m.packets])).toEqual([
+          ["7", 1, 0, 2],
+          ["8", 1, 1, 1],
+        ]);
+      });
+
+      it("registers announced machines, and forgets a deleted run", async () => {
+        await store.noteMachine("900", T0, true);
+        await store.noteMachine("900", T0 + 3);
+        const [m] = await store.listMachines();
+        expect(m).toMatchObject({
+          machineId: "900",
+          runId: null,
+          firstSeen: T0,
+          lastSeen: T0 + 3,
+          announced: true,
+        });
+        const run = await store.openMachineRun({ machineId: "900" });
+        await store.appendMachineBatch([part(run, "900", { edges: [ke("r", "X", "Y")] })]);
+        expect((await store.listMachines())[0]?.waiting).toBe(1);
+        await store.deleteRun(run);
+        expect((await store.listMachines())[0]).toMatchObject({ runId: null, waiting: 0 });
+        await expect(store.appendMachineBatch([part(run, "900", {})])).rejects.toThrow(
+          new RegExp(String(run)),
+        );
+      });
     });
   });
 }

@@ -23,6 +23,7 @@ import {
   openLaurelSink,
 } from "./audit-laurel-options.js";
 import { runAuditPlugin } from "./audit-plugin.js";
+import { registerMqttCommands } from "./mqtt-command.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
 import { queryCommand } from "./query-command.js";
 import { formatRunsTable } from "./runs-table.js";
@@ -429,6 +430,7 @@ export function buildProgram(): Command {
     });
 
   queryCommand(program.command("query"), { withStore, findRunOrLatest, dbOption });
+  registerMqttCommands(program, { withStore, dbOption });
 
   return program;
 }

@@ -19,7 +19,7 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** Tag stored in `meta` so that another program's tables are never mistaken for ours. */
 export const PG_APP_TAG = "provflow";
@@ -109,6 +109,86 @@ CREATE TABLE problems (
   text text
 );
 CREATE INDEX problems_run ON problems (run_id, id);
+`,
+  },
+  {
+    // version 2: machines streaming in (provflow mqtt). The machine id on every node and edge, in
+    // their primary keys too, so the tables can be distributed by machine (Citus: a distributed
+    // table's unique keys must hold its distribution column; docs/distributed-postgres.md); the
+    // source's keys of nodes and relations (unique per run: redelivered messages add nothing); the
+    // relations waiting for a node of a later message; the registry of machines.
+    version: 2,
+    sql: `
+ALTER TABLE nodes ADD COLUMN machine_id text, ADD COLUMN skey text;
+UPDATE nodes n SET machine_id = coalesce(r.machine_id, r.host) FROM runs r WHERE r.id = n.run_id;
+UPDATE nodes SET machine_id = '' WHERE machine_id IS NULL;
+ALTER TABLE nodes ALTER COLUMN machine_id SET NOT NULL, DROP CONSTRAINT nodes_pkey,
+  ADD PRIMARY KEY (run_id, id, machine_id);
+ALTER TABLE edges ADD COLUMN machine_id text, ADD COLUMN ekey text;
+UPDATE edges e SET machine_id = coalesce(r.machine_id, r.host) FROM runs r WHERE r.id = e.run_id;
+UPDATE edges SET machine_id = '' WHERE machine_id IS NULL;
+ALTER TABLE edges ALTER COLUMN machine_id SET NOT NULL, DROP CONSTRAINT edges_pkey,
+  ADD PRIMARY KEY (run_id, id, machine_id);
+-- led by the key: lookups by key never mistake another index led by run_id for this one
+CREATE UNIQUE INDEX nodes_skey ON nodes (skey, run_id, machine_id) WHERE skey IS NOT NULL;
+CREATE UNIQUE INDEX edges_ekey ON edges (ekey, run_id, machine_id) WHERE ekey IS NOT NULL;
+-- ids of the nodes and edges of machines' runs (several writers share a run)
+CREATE SEQUENCE keyed_ids;
+CREATE TABLE pending_edges (
+  run_id integer NOT NULL,
+  machine_id text NOT NULL,
+  ekey text NOT NULL,
+  type text NOT NULL,
+  op text NOT NULL,
+  src_key text NOT NULL,
+  dst_key text NOT NULL,
+  ts bigint,
+  ts_end bigint,
+  count bigint NOT NULL,
+  bytes bigint NOT NULL,
+  attrs jsonb NOT NULL,
+  attrs_text text,
+  -- when it began waiting (ms since the epoch): the sweep looks at the recent ones
+  since bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, ekey, machine_id)
+);
+CREATE INDEX pending_edges_src ON pending_edges (src_key, run_id);
+CREATE INDEX pending_edges_dst ON pending_edges (dst_key, run_id);
+-- a later description of a node adds to the first (as the graph builder and SQLite): new attributes
+-- are added, a different value of an attribute makes it a list of its values
+CREATE FUNCTION merge_attrs(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $merge$
+  SELECT coalesce(jsonb_object_agg(k, CASE
+    WHEN NOT (a ? k) THEN b -> k
+    WHEN NOT (b ? k) OR a -> k = b -> k THEN a -> k
+    ELSE (SELECT jsonb_agg(x ORDER BY o) FROM (SELECT DISTINCT ON (x) x, o FROM (
+        SELECT x, o FROM jsonb_array_elements(CASE WHEN jsonb_typeof(a -> k) = 'array' THEN a -> k
+          ELSE jsonb_build_array(a -> k) END) WITH ORDINALITY AS t(x, o)
+        UNION ALL
+        SELECT x, 4294967296 + o FROM jsonb_array_elements(CASE WHEN jsonb_typeof(b -> k) = 'array' THEN b -> k
+          ELSE jsonb_build_array(b -> k) END) WITH ORDINALITY AS t(x, o)) u ORDER BY x, o) d)
+  END), '{}'::jsonb)
+  FROM (SELECT jsonb_object_keys(a) AS k UNION SELECT jsonb_object_keys(b)) keys
+$merge$;
+-- the registry: one row per machine (its run, when it was first and last seen, whether it announced
+-- itself), and its counters as rows added by each batch (so writers sharing a machine never wait for
+-- one another on a counter), summed when read and folded together now and then
+CREATE TABLE machines (
+  machine_id text PRIMARY KEY,
+  run_id integer,
+  first_seen bigint NOT NULL,
+  last_seen bigint NOT NULL,
+  announced boolean NOT NULL DEFAULT false
+);
+CREATE TABLE machine_counts (
+  machine_id text NOT NULL,
+  packets bigint NOT NULL DEFAULT 0,
+  errors bigint NOT NULL DEFAULT 0,
+  nodes bigint NOT NULL DEFAULT 0,
+  edges bigint NOT NULL DEFAULT 0,
+  first_seen bigint,
+  last_seen bigint
+);
+CREATE INDEX machine_counts_machine ON machine_counts (machine_id);
 `,
   },
 ];

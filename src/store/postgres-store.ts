@@ -1,5 +1,6 @@
+import { createRequire } from "node:module";
 import { hostname } from "node:os";
-import pg from "pg";
+import type pg from "pg";
 import type {
   GraphEdge,
   GraphNode,
@@ -9,6 +10,15 @@ import type {
   RelationType,
 } from "../graph/prov-types.js";
 import { parsePostgresUrl } from "./db-path.js";
+import { MACHINE_RUN_SOURCE } from "./machine-rows.js";
+import {
+  compactCountsSql,
+  type KeyedEncoders,
+  keyedBatchSql,
+  LIST_MACHINES_SQL,
+  STAGING_SQL,
+  SWEEP_PENDING_SQL,
+} from "./postgres-machines.js";
 import {
   DEFAULT_PG_SCHEMA,
   PG_APP_TAG,
@@ -22,6 +32,10 @@ import type {
   Batch,
   EdgeFilter,
   GraphStore,
+  MachinePart,
+  MachinePartResult,
+  MachineRecord,
+  MachineRunInfo,
   NewRun,
   NodeFilter,
   Problem,
@@ -99,11 +113,18 @@ const EMPTY_STATS: RunStats = { lines: 0, bytes: 0, events: 0, calls: 0, problem
 const INT8_OID = 20;
 
 /** bigint comes back as a JS number (times in µs, counts, ids: all within 2^53, as with SQLite). */
+/** the pg driver, loaded on first use: commands that never open PostgreSQL do not pay for it (~15 MB) */
+let driver: typeof pg | undefined;
+function pgDriver(): typeof pg {
+  driver ??= createRequire(import.meta.url)("pg") as typeof pg;
+  return driver;
+}
+
 const pgTypes: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
     oid === INT8_OID && format !== "binary"
       ? (v: string) => Number(v)
-      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+      : pgDriver().types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
 };
 
 // --- COPY text format -------------------------------------------------------------------------
@@ -229,6 +250,8 @@ interface RunState {
   maxNode: number;
   maxEdge: number;
   stepMark: number | null;
+  /** the machine id stamped on the run's nodes and edges */
+  machine: string;
 }
 
 /** A batch turned into COPY text at the time appendBatch was called (a snapshot). */
@@ -253,7 +276,9 @@ function encodeNodes(
   runId: number,
   nodes: readonly GraphNode[],
   maxId: number,
+  machine: string,
 ): [string[], string | null, number] {
+  const m = copyText(machine);
   const fresh = new CopyBuffer();
   const again: string[] = [];
   let max = maxId;
@@ -265,7 +290,7 @@ function encodeNodes(
           n.version,
         )}\t${copyText(n.label)}\t${copyInt(n.start)}\t${copyInt(n.end)}\t${copyJson(json)}\t${
           exact === null ? "\\N" : copyJson(exact)
-        }\n`,
+        }\t${m}\n`,
       );
       if (n.id > max) max = n.id;
     } else {
@@ -284,7 +309,9 @@ function encodeEdges(
   runId: number,
   edges: readonly GraphEdge[],
   maxId: number,
+  machine: string,
 ): [string[], string | null, number] {
+  const m = copyText(machine);
   const fresh = new CopyBuffer();
   const again: string[] = [];
   let max = maxId;
@@ -296,7 +323,7 @@ function encodeEdges(
           e.to,
         )}\t${copyInt(e.ts)}\t${copyInt(e.tsEnd)}\t${copyInt(e.count)}\t${copyInt(e.bytes)}\t${copyJson(json)}\t${
           exact === null ? "\\N" : copyJson(exact)
-        }\n`,
+        }\t${m}\n`,
       );
       if (e.id > max) max = e.id;
     } else {
@@ -348,28 +375,33 @@ function encodeChunks(runId: number, steps: Step[], watermark: number | null): [
 
 // --- SQL ----------------------------------------------------------------------------------------
 
-const NODES_COPY = `COPY nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, attrs_text)
-  FROM STDIN`;
+const NODES_COPY = `COPY nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, attrs_text,
+  machine_id) FROM STDIN`;
 const EDGES_COPY =
-  "COPY edges (run_id, id, type, op, src, dst, ts, ts_end, count, bytes, attrs, attrs_text) FROM STDIN";
+  "COPY edges (run_id, id, type, op, src, dst, ts, ts_end, count, bytes, attrs, attrs_text, machine_id) FROM STDIN";
+
+/** SQL: the machine id stamped on a run's nodes and edges (its machine, else its host). */
+function runMachineSql(runId: number): string {
+  return `(SELECT coalesce(machine_id, host) FROM runs WHERE id = ${runId})`;
+}
 const CHUNKS_COPY = "COPY step_chunks (run_id, min_start, max_start, n, data) FROM STDIN";
 const PROBLEMS_COPY = "COPY problems (run_id, file, line, message, text) FROM STDIN";
 
 /** Nodes written again (ids not above the run's largest): one upsert from a JSON array. */
 function upsertNodes(runId: number, json: string): string {
-  return `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, attrs_text)
-SELECT ${runId}, x.* FROM json_to_recordset(${dollarQuote(json)}) AS x(id bigint, kind text, type text, gid text,
-  version integer, label text, "start" bigint, "end" bigint, attrs jsonb, attrs_text text)
-ON CONFLICT (run_id, id) DO UPDATE SET kind = EXCLUDED.kind, type = EXCLUDED.type, gid = EXCLUDED.gid,
+  return `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, attrs_text, machine_id)
+SELECT ${runId}, x.*, ${runMachineSql(runId)} FROM json_to_recordset(${dollarQuote(json)}) AS x(id bigint, kind text,
+  type text, gid text, version integer, label text, "start" bigint, "end" bigint, attrs jsonb, attrs_text text)
+ON CONFLICT (run_id, id, machine_id) DO UPDATE SET kind = EXCLUDED.kind, type = EXCLUDED.type, gid = EXCLUDED.gid,
   version = EXCLUDED.version, label = EXCLUDED.label, "start" = EXCLUDED."start", "end" = EXCLUDED."end",
   attrs = EXCLUDED.attrs, attrs_text = EXCLUDED.attrs_text, seq = EXCLUDED.seq`;
 }
 
 function upsertEdges(runId: number, json: string): string {
-  return `INSERT INTO edges (run_id, id, type, op, src, dst, ts, ts_end, count, bytes, attrs, attrs_text)
-SELECT ${runId}, x.* FROM json_to_recordset(${dollarQuote(json)}) AS x(id bigint, type text, op text, src bigint,
-  dst bigint, ts bigint, ts_end bigint, count bigint, bytes bigint, attrs jsonb, attrs_text text)
-ON CONFLICT (run_id, id) DO UPDATE SET type = EXCLUDED.type, op = EXCLUDED.op, src = EXCLUDED.src,
+  return `INSERT INTO edges (run_id, id, type, op, src, dst, ts, ts_end, count, bytes, attrs, attrs_text, machine_id)
+SELECT ${runId}, x.*, ${runMachineSql(runId)} FROM json_to_recordset(${dollarQuote(json)}) AS x(id bigint, type text,
+  op text, src bigint, dst bigint, ts bigint, ts_end bigint, count bigint, bytes bigint, attrs jsonb, attrs_text text)
+ON CONFLICT (run_id, id, machine_id) DO UPDATE SET type = EXCLUDED.type, op = EXCLUDED.op, src = EXCLUDED.src,
   dst = EXCLUDED.dst, ts = EXCLUDED.ts, ts_end = EXCLUDED.ts_end, count = EXCLUDED.count, bytes = EXCLUDED.bytes,
   attrs = EXCLUDED.attrs, attrs_text = EXCLUDED.attrs_text, seq = EXCLUDED.seq`;
 }
@@ -401,6 +433,8 @@ class BatchSubmit implements pg.Submittable {
   constructor(
     readonly text: string,
     private readonly copies: string[][],
+    /** the rows the statements return, as text fields */
+    private readonly onRow?: (fields: (string | null)[]) => void,
   ) {}
 
   submit(connection: pg.Connection): void {
@@ -425,7 +459,9 @@ class BatchSubmit implements pg.Submittable {
   handleCopyInResponse(): void {}
   handleCommandComplete(): void {}
   handleRowDescription(): void {}
-  handleDataRow(): void {}
+  handleDataRow(msg: { fields: (string | null)[] }): void {
+    this.onRow?.(msg.fields);
+  }
   handleEmptyQuery(): void {}
   handleReadyForQuery(): void {
     this.resolve();
@@ -447,6 +483,7 @@ function lockKey(schema: string): number {
 }
 
 const MAX_INT4 = 2_147_483_647;
+
 const HEAD_PAGE = 64;
 
 interface Cursor {
@@ -554,6 +591,13 @@ export class PostgresStore implements GraphStore {
   private closing: Promise<void> | null = null;
   /** runs this store holds the writer lock of */
   private readonly owned = new Set<number>();
+  /** machines' runs this store writes (a shared writer lock: several writers share such a run) */
+  private readonly shared = new Set<number>();
+  /** the staging tables of machines' batches exist on this connection */
+  private stagingReady = false;
+  /** when this store last swept the waiting relations (ms), and whether it wrote since */
+  private lastSweep = 0;
+  private wroteSinceSweep = false;
   /** runs known to exist (created or written here), and what is known of their rows */
   private readonly runState = new Map<number, RunState>();
   /** what the last finished iterateSteps held at most at once */
@@ -573,7 +617,7 @@ export class PostgresStore implements GraphStore {
     this.schema = schema;
     this.key = lockKey(schema);
     this.maxInFlight = Math.max(1, Math.floor(opts.maxInFlight ?? 2));
-    this.client = new pg.Client({
+    this.client = new (pgDriver().Client)({
       connectionString: target.connectionString,
       types: pgTypes,
       application_name: "provflow",
@@ -804,7 +848,12 @@ export class PostgresStore implements GraphStore {
       return runId;
     });
     this.owned.add(id);
-    this.runState.set(id, { maxNode: 0, maxEdge: 0, stepMark: null });
+    this.runState.set(id, {
+      maxNode: 0,
+      maxEdge: 0,
+      stepMark: null,
+      machine: pgText(run.machineId ?? run.host),
+    });
     return id;
   }
 
@@ -849,11 +898,13 @@ export class PostgresStore implements GraphStore {
       runId,
       batch.nodes,
       st?.maxNode ?? Number.POSITIVE_INFINITY,
+      st?.machine ?? "",
     );
     const [newEdges, edges, maxEdge] = encodeEdges(
       runId,
       batch.edges,
       st?.maxEdge ?? Number.POSITIVE_INFINITY,
+      st?.machine ?? "",
     );
     let chunks: string[] | null = null;
     let steps: Step[] | null = null;
@@ -882,13 +933,19 @@ export class PostgresStore implements GraphStore {
     let chunks = enc.chunks;
     if (!this.runState.has(runId)) {
       // first write to a run not created here: learn its state from the tables
-      const m = await c.query<{ n: number | null; e: number | null; s: number | null }>(
+      const m = await c.query<{ n: number | null; e: number | null; s: number | null; m: string | null }>(
         `SELECT (SELECT max(id) FROM nodes WHERE run_id = $1) AS n, (SELECT max(id) FROM edges WHERE run_id = $1) AS e,
-           (SELECT max(max_start) FROM step_chunks WHERE run_id = $1) AS s`,
+           (SELECT max(max_start) FROM step_chunks WHERE run_id = $1) AS s,
+           (SELECT coalesce(machine_id, host) FROM runs WHERE id = $1) AS m`,
         [runId],
       );
       const row = m.rows[0];
-      learnt = { maxNode: row?.n ?? 0, maxEdge: row?.e ?? 0, stepMark: row?.s ?? null };
+      learnt = {
+        maxNode: row?.n ?? 0,
+        maxEdge: row?.e ?? 0,
+        stepMark: row?.s ?? null,
+        machine: row?.m ?? "",
+      };
       if (enc.steps !== null) [chunks, learnt.stepMark] = encodeChunks(runId, enc.steps, learnt.stepMark);
     }
     // a batch lost in a crash of the server leaves the run incomplete, never inconsistent
@@ -1153,9 +1210,10 @@ export class PostgresStore implements GraphStore {
     await this.exclusive(`cannot delete run ${id}`, async (c) => {
       await c.query("BEGIN");
       try {
-        for (const table of ["nodes", "edges", "step_chunks", "problems"]) {
+        for (const table of ["nodes", "edges", "step_chunks", "problems", "pending_edges"]) {
           await c.query(`DELETE FROM ${table} WHERE run_id = $1`, [id]);
         }
+        await c.query("UPDATE machines SET run_id = NULL WHERE run_id = $1", [id]);
         await c.query("DELETE FROM runs WHERE id = $1", [id]);
         await c.query("COMMIT");
       } catch (err) {
@@ -1164,6 +1222,209 @@ export class PostgresStore implements GraphStore {
       }
       this.runState.delete(id);
       if (this.owned.delete(id)) await c.query("SELECT pg_advisory_unlock($1, $2)", [this.key, id]);
+      if (this.shared.delete(id)) await c.query("SELECT pg_advisory_unlock_shared($1, $2)", [this.key, id]);
+    });
+  }
+
+  // --- machines streaming in (provflow mqtt): see postgres-machines.ts ---
+
+  async openMachineRun(info: MachineRunInfo): Promise<number> {
+    const machine = pgText(info.machineId);
+    const seen = info.start ?? Date.now() * 1000;
+    const id = await this.exclusive(
+      `cannot open the run of machine ${JSON.stringify(machine)}`,
+      async (c) => {
+        await c.query("BEGIN");
+        let runId: number;
+        try {
+          // one creator per machine, whichever worker sees it first
+          await c.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [
+            lockKey(`${this.schema}#machines`),
+            machine,
+          ]);
+          const found = await c.query<{ id: number }>(
+            `SELECT id FROM runs WHERE source = '${MACHINE_RUN_SOURCE}' AND machine_id = $1 ORDER BY id DESC LIMIT 1`,
+            [machine],
+          );
+          const known = found.rows[0]?.id;
+          if (known === undefined) {
+            const made = await c.query<{ id: number }>(
+              `INSERT INTO runs (name, source, command, tracer_command, host, machine_id, "start", status, stats, writer_pid,
+               writer_host, created_at)
+             VALUES ($1, '${MACHINE_RUN_SOURCE}', $2, NULL, $3, $4, $5, 'running', $6, $7, $8, $9) RETURNING id`,
+              [
+                pgText(info.name ?? `mqtt-${info.machineId}`),
+                JSON.stringify(info.command ?? []),
+                pgText(info.host ?? info.machineId),
+                machine,
+                info.start ?? null,
+                JSON.stringify(EMPTY_STATS),
+                process.pid,
+                pgText(this.host),
+                Date.now(),
+              ],
+            );
+            runId = made.rows[0]?.id as number;
+          } else {
+            runId = known;
+            await c.query(
+              `UPDATE runs SET status = 'running', "end" = NULL, writer_pid = $2, writer_host = $3 WHERE id = $1`,
+              [runId, process.pid, pgText(this.host)],
+            );
+          }
+          await c.query(
+            `INSERT INTO machines (machine_id, run_id, first_seen, last_seen) VALUES ($1, $2, $3, $3)
+           ON CONFLICT (machine_id) DO UPDATE SET run_id = EXCLUDED.run_id,
+             first_seen = least(machines.first_seen, EXCLUDED.first_seen),
+             last_seen = greatest(machines.last_seen, EXCLUDED.last_seen)`,
+            [machine, runId, seen],
+          );
+          await c.query("COMMIT");
+        } catch (err) {
+          await c.query("ROLLBACK").catch(() => undefined);
+          throw err;
+        }
+        if (!this.shared.has(runId)) {
+          await c.query("SELECT pg_advisory_lock_shared($1, $2)", [this.key, runId]);
+          this.shared.add(runId);
+        }
+        return runId;
+      },
+    );
+    return id;
+  }
+
+  /**
+   * Writes a batch (see postgres-machines.ts); about once a second it also sweeps the relations that
+   * began waiting lately (an empty batch only sweeps, when due).
+   */
+  async appendMachineBatch(parts: MachinePart[]): Promise<MachinePartResult[]> {
+    const enc: KeyedEncoders = {
+      text: copyText,
+      int: copyInt,
+      json: copyJson,
+      attrs: attrsColumns,
+      plain: pgText,
+    };
+    return this.exclusive("cannot append machines' batch", async (c) => {
+      const out = new Map<string, MachinePartResult>();
+      if (parts.length > 0) {
+        if (!this.stagingReady) {
+          await c.query(STAGING_SQL);
+          this.stagingReady = true;
+        }
+        const b = keyedBatchSql(parts, enc);
+        for (const p of parts) {
+          const m = pgText(p.machineId);
+          if (!out.has(m)) out.set(m, { runId: p.runId, machineId: p.machineId, nodes: 0, edges: 0 });
+        }
+        const submit = new BatchSubmit(b.sql, b.copies, (f) => {
+          const r = out.get(f[0] ?? "");
+          if (r === undefined) return;
+          if (f[1] === "nodes") r.nodes += Number(f[2]);
+          else r.edges += Number(f[2]);
+        });
+        c.query(submit);
+        try {
+          await submit.done;
+        } catch (err) {
+          await c.query("ROLLBACK").catch(() => undefined);
+          throw err;
+        }
+        this.wroteSinceSweep = true;
+      }
+      if (Date.now() - this.lastSweep >= 1000 && this.wroteSinceSweep) {
+        for (const [m, n] of await this.sweep(c)) {
+          const r = out.get(m);
+          if (r !== undefined) r.edges += n;
+        }
+      }
+      return [...out.values()];
+    });
+  }
+
+  /** Settles the relations that began waiting lately; folds the registry's counter rows. */
+  private async sweep(c: pg.Client): Promise<Map<string, number>> {
+    this.lastSweep = Date.now();
+    this.wroteSinceSweep = false;
+    const settled = new Map<string, number>();
+    const submit = new BatchSubmit(
+      [
+        "BEGIN",
+        "SET LOCAL enable_hashjoin TO off",
+        "SET LOCAL enable_mergejoin TO off",
+        "SET LOCAL jit TO off",
+        SWEEP_PENDING_SQL,
+        "COMMIT",
+        compactCountsSql(lockKey(`${this.schema}#counts`)),
+      ].join(";\n"),
+      [],
+      (f) => {
+        if (f[1] === "edges") settled.set(f[0] ?? "", (settled.get(f[0] ?? "") ?? 0) + Number(f[2]));
+      },
+    );
+    c.query(submit);
+    try {
+      await submit.done;
+    } catch (err) {
+      await c.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    }
+    return settled;
+  }
+
+  async closeMachineRun(runId: number, end: number | null = null): Promise<void> {
+    await this.exclusive(`cannot close run ${runId}`, async (c) => {
+      // what this writer may have missed of another's, settled before it goes
+      if (this.wroteSinceSweep || Date.now() - this.lastSweep > 500) await this.sweep(c);
+      if (this.shared.delete(runId))
+        await c.query("SELECT pg_advisory_unlock_shared($1, $2)", [this.key, runId]);
+      // complete unless another writer still holds it
+      await c.query(
+        `UPDATE runs r SET status = 'complete', "end" = coalesce($2, r."end")
+         WHERE r.id = $1 AND r.status = 'running' AND NOT ${this.lockHeld("r.id")}`,
+        [runId, end],
+      );
+    });
+  }
+
+  async noteMachine(machineId: string, seen: number, announced = false): Promise<void> {
+    await this.exclusive(`cannot register machine ${JSON.stringify(machineId)}`, async (c) => {
+      await c.query(
+        `INSERT INTO machines (machine_id, first_seen, last_seen, announced) VALUES ($1, $2, $2, $3)
+         ON CONFLICT (machine_id) DO UPDATE SET last_seen = greatest(machines.last_seen, EXCLUDED.last_seen),
+           announced = machines.announced OR EXCLUDED.announced`,
+        [pgText(machineId), Math.round(seen), announced],
+      );
+    });
+  }
+
+  async listMachines(): Promise<MachineRecord[]> {
+    return this.exclusive("cannot list machines", async (c) => {
+      const r = await c.query<{
+        machine_id: string;
+        run_id: number | null;
+        first_seen: number;
+        last_seen: number;
+        packets: number;
+        nodes: number;
+        edges: number;
+        errors: number;
+        announced: boolean;
+        waiting: number;
+      }>(LIST_MACHINES_SQL);
+      return r.rows.map((x) => ({
+        machineId: x.machine_id,
+        runId: x.run_id,
+        firstSeen: x.first_seen,
+        lastSeen: x.last_seen,
+        packets: x.packets,
+        nodes: x.nodes,
+        edges: x.edges,
+        waiting: x.waiting,
+        errors: x.errors,
+        announced: x.announced,
+      }));
     });
   }
 

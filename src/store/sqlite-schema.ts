@@ -13,7 +13,7 @@ export interface Migration {
   data?: (db: Database.Database) => void;
 }
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Tag stored in `meta` so another program's SQLite file is never mistaken for ours. */
 export const APP_TAG = "provflow";
@@ -119,6 +119,50 @@ CREATE TABLE step_chunks (
 CREATE INDEX step_chunks_run ON step_chunks (run_id, min_start, id);
 `,
     data: migrateStepsToChunks,
+  },
+  {
+    // version 3: machines streaming in (provflow mqtt): the machine id on every node and edge, the
+    // source's keys of nodes and relations (unique per run: redelivered messages add nothing), the
+    // relations waiting for a node of a later message, and the registry of machines
+    version: 3,
+    sql: `
+ALTER TABLE nodes ADD COLUMN machine_id TEXT;
+ALTER TABLE nodes ADD COLUMN skey TEXT;
+ALTER TABLE edges ADD COLUMN machine_id TEXT;
+ALTER TABLE edges ADD COLUMN ekey TEXT;
+UPDATE nodes SET machine_id = (SELECT coalesce(r.machine_id, r.host) FROM runs r WHERE r.id = nodes.run_id);
+UPDATE edges SET machine_id = (SELECT coalesce(r.machine_id, r.host) FROM runs r WHERE r.id = edges.run_id);
+CREATE UNIQUE INDEX nodes_skey ON nodes (run_id, skey) WHERE skey IS NOT NULL;
+CREATE UNIQUE INDEX edges_ekey ON edges (run_id, ekey) WHERE ekey IS NOT NULL;
+CREATE TABLE pending_edges (
+  run_id INTEGER NOT NULL,
+  machine_id TEXT NOT NULL,
+  ekey TEXT NOT NULL,
+  type TEXT NOT NULL,
+  op TEXT NOT NULL,
+  src_key TEXT NOT NULL,
+  dst_key TEXT NOT NULL,
+  ts INTEGER,
+  ts_end INTEGER,
+  count INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  attrs TEXT NOT NULL,
+  PRIMARY KEY (run_id, ekey)
+) WITHOUT ROWID;
+CREATE INDEX pending_edges_src ON pending_edges (run_id, src_key);
+CREATE INDEX pending_edges_dst ON pending_edges (run_id, dst_key);
+CREATE TABLE machines (
+  machine_id TEXT PRIMARY KEY,
+  run_id INTEGER,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  packets INTEGER NOT NULL DEFAULT 0,
+  nodes INTEGER NOT NULL DEFAULT 0,
+  edges INTEGER NOT NULL DEFAULT 0,
+  errors INTEGER NOT NULL DEFAULT 0,
+  announced INTEGER NOT NULL DEFAULT 0
+);
+`,
   },
 ];
 

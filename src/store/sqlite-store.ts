@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { hostname } from "node:os";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type {
   GraphEdge,
   GraphNode,
@@ -9,6 +10,7 @@ import type {
   RelationOp,
   RelationType,
 } from "../graph/prov-types.js";
+import { SqliteMachines } from "./sqlite-machines.js";
 import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
 import {
   type ChunkHead,
@@ -22,6 +24,10 @@ import type {
   Batch,
   EdgeFilter,
   GraphStore,
+  MachinePart,
+  MachinePartResult,
+  MachineRecord,
+  MachineRunInfo,
   NewRun,
   NodeFilter,
   Problem,
@@ -35,6 +41,13 @@ import type {
 export interface SqliteStoreOptions {
   /** open without writing: no migration, no stale-run repair (stale runs still read as incomplete) */
   readonly?: boolean;
+}
+
+/** better-sqlite3, loaded on first use (its native module is not needed by every command) */
+let driver: typeof Database | undefined;
+function sqliteDriver(): typeof Database {
+  driver ??= createRequire(import.meta.url)("better-sqlite3") as typeof Database;
+  return driver;
 }
 
 type Db = Database.Database;
@@ -160,6 +173,17 @@ function bulkInsert<T, C>(
 
 /** Keep the last of rows sharing an id, in first-seen order (usually nothing to do). */
 function dedupeById<T extends { id: number }>(rows: readonly T[]): readonly T[] {
+  // the builder hands rows sorted by id: strictly increasing ids have no duplicate
+  let prev = Number.NEGATIVE_INFINITY;
+  let increasing = true;
+  for (const r of rows) {
+    if (!(r.id > prev)) {
+      increasing = false;
+      break;
+    }
+    prev = r.id;
+  }
+  if (increasing) return rows;
   const seen = new Set<number>();
   let dup = false;
   for (const r of rows) {
@@ -189,7 +213,11 @@ export class SqliteStore implements GraphStore {
     this.path = path;
     this.readonly = opts.readonly === true;
     try {
-      this.db = new Database(path, { readonly: this.readonly, fileMustExist: this.readonly, timeout: 5000 });
+      this.db = new (sqliteDriver())(path, {
+        readonly: this.readonly,
+        fileMustExist: this.readonly,
+        timeout: 5000,
+      });
     } catch (err) {
       throw new StoreError(path, this.readonly ? "cannot open for reading" : "cannot open", err);
     }
@@ -201,7 +229,8 @@ export class SqliteStore implements GraphStore {
         this.db.pragma("synchronous = NORMAL");
         this.db.pragma("cache_size = -16384");
         // fewer, larger checkpoints while a run is written (the WAL may grow to ~64 MB between them)
-        this.db.pragma("wal_autocheckpoint = 16384");
+        const pageSize = Number(this.db.pragma("page_size", { simple: true })) || 4096;
+        this.db.pragma(`wal_autocheckpoint = ${Math.max(1000, Math.floor((64 << 20) / pageSize))}`);
         this.markStaleRuns();
       }
     } catch (err) {
@@ -264,6 +293,9 @@ export class SqliteStore implements GraphStore {
           : `schema version ${version} needs migrating to ${SCHEMA_VERSION}; open it once read-write`,
       );
     }
+    // a new file: 16 KiB pages (before the first table, and before WAL fixes the page size); runs
+    // write rows of ~0.5 KB of JSON attributes in bulk, ~25% faster than with 4 KiB pages
+    if (tables.length === 0) this.db.pragma("page_size = 16384");
     const migrate = this.db.transaction(() => {
       this.db.exec(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at INTEGER NOT NULL)",
@@ -408,13 +440,14 @@ export class SqliteStore implements GraphStore {
 
   private buildAppend(): (runId: number, batch: Batch) => void {
     const db = this.db;
-    const runExists = db.prepare("SELECT 1 FROM runs WHERE id = ?").pluck();
+    // the run's machine, stamped on every node and edge (null: no such run)
+    const runMachine = db.prepare("SELECT coalesce(machine_id, host) FROM runs WHERE id = ?").pluck();
     const getSeq = db.prepare("SELECT value FROM meta WHERE key = 'seq'").pluck();
     const setSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'seq'");
-    const nodes = bulkInsert<GraphNode, { runId: number; seq: number }>(
+    const nodes = bulkInsert<GraphNode, { runId: number; seq: number; machine: string }>(
       db,
-      `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq) VALUES`,
-      11,
+      `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id) VALUES`,
+      12,
       `ON CONFLICT (run_id, id) DO UPDATE SET kind = excluded.kind, type = excluded.type, gid = excluded.gid,
          version = excluded.version, label = excluded.label, "start" = excluded."start", "end" = excluded."end",
          attrs = excluded.attrs, seq = excluded.seq`,
@@ -430,12 +463,13 @@ export class SqliteStore implements GraphStore {
         p[i + 8] = n.end;
         p[i + 9] = JSON.stringify(n.attrs);
         p[i + 10] = ++ctx.seq;
+        p[i + 11] = ctx.machine;
       },
     );
-    const edges = bulkInsert<GraphEdge, { runId: number; seq: number }>(
+    const edges = bulkInsert<GraphEdge, { runId: number; seq: number; machine: string }>(
       db,
-      "INSERT INTO edges (run_id, id, type, op, src, dst, ts, ts_end, count, bytes, attrs, seq) VALUES",
-      12,
+      "INSERT INTO edges (run_id, id, type, op, src, dst, ts, ts_end, count, bytes, attrs, seq, machine_id) VALUES",
+      13,
       `ON CONFLICT (run_id, id) DO UPDATE SET type = excluded.type, op = excluded.op, src = excluded.src,
          dst = excluded.dst, ts = excluded.ts, ts_end = excluded.ts_end, count = excluded.count,
          bytes = excluded.bytes, attrs = excluded.attrs, seq = excluded.seq`,
@@ -452,6 +486,7 @@ export class SqliteStore implements GraphStore {
         p[i + 9] = e.bytes;
         p[i + 10] = JSON.stringify(e.attrs);
         p[i + 11] = ++ctx.seq;
+        p[i + 12] = ctx.machine;
       },
     );
     const insertChunk = db.prepare(
@@ -484,8 +519,9 @@ export class SqliteStore implements GraphStore {
       },
     );
     const tx = db.transaction((runId: number, batch: Batch) => {
-      if (runExists.get(runId) === undefined) throw new StoreError(this.path, `no run ${runId}`);
-      const ctx = { runId, seq: Number(getSeq.get()) };
+      const machine = runMachine.get(runId) as string | undefined;
+      if (machine === undefined) throw new StoreError(this.path, `no run ${runId}`);
+      const ctx = { runId, seq: Number(getSeq.get()), machine };
       // duplicates inside one multi-row statement would make ON CONFLICT fail: the last write wins
       nodes(dedupeById(batch.nodes), ctx);
       edges(dedupeById(batch.edges), ctx);
@@ -723,15 +759,67 @@ export class SqliteStore implements GraphStore {
     try {
       this.db
         .transaction(() => {
-          for (const table of ["nodes", "edges", "step_chunks", "problems"]) {
+          for (const table of ["nodes", "edges", "step_chunks", "problems", "pending_edges"]) {
             this.stmt(`DELETE FROM ${table} WHERE run_id = ?`).run(id);
           }
+          this.stmt("UPDATE machines SET run_id = NULL WHERE run_id = ?").run(id);
           this.stmt("DELETE FROM runs WHERE id = ?").run(id);
           this.stepWatermark.delete(id);
         })
         .immediate();
     } catch (err) {
       throw this.fail(`cannot delete run ${id}`, err);
+    }
+  }
+
+  private machineRows: SqliteMachines | null = null;
+
+  private machines(): SqliteMachines {
+    this.machineRows ??= new SqliteMachines(this.db, {
+      host: this.host,
+      pid: process.pid,
+      startTicks: processStartTicks(process.pid),
+    });
+    return this.machineRows;
+  }
+
+  async openMachineRun(info: MachineRunInfo): Promise<number> {
+    try {
+      return this.machines().openRun(info, JSON.stringify(EMPTY_STATS));
+    } catch (err) {
+      throw this.fail(`cannot open the run of machine ${JSON.stringify(info.machineId)}`, err);
+    }
+  }
+
+  async appendMachineBatch(parts: MachinePart[]): Promise<MachinePartResult[]> {
+    try {
+      return this.machines().append(parts);
+    } catch (err) {
+      throw this.fail("cannot append machines' batch", err);
+    }
+  }
+
+  async closeMachineRun(runId: number, end: number | null = null): Promise<void> {
+    try {
+      this.machines().closeRun(runId, end);
+    } catch (err) {
+      throw this.fail(`cannot close run ${runId}`, err);
+    }
+  }
+
+  async noteMachine(machineId: string, seen: number, announced = false): Promise<void> {
+    try {
+      this.machines().note(machineId, seen, announced);
+    } catch (err) {
+      throw this.fail(`cannot register machine ${JSON.stringify(machineId)}`, err);
+    }
+  }
+
+  async listMachines(): Promise<MachineRecord[]> {
+    try {
+      return this.machines().list();
+    } catch (err) {
+      throw this.fail("cannot list machines", err);
     }
   }
 

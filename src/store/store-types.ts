@@ -99,6 +99,86 @@ export interface Batch {
   problems: Problem[];
 }
 
+/** A node of a machine's stream, named by its source's key (CamFlow's id) instead of a per-run id. */
+export interface KeyedNode {
+  /** the source's identifier of the node, unique in the run (one node per key, as the graph builder) */
+  key: string;
+  kind: GraphNode["kind"];
+  type: NodeType;
+  gid: string;
+  version: number;
+  label: string;
+  start: number | null;
+  end: number | null;
+  attrs: Record<string, unknown>;
+}
+
+/** A relation of a machine's stream: its ends are node keys, which may be described in a later message. */
+export interface KeyedEdge {
+  /** the relation's own identity in the run (type and source id, or message digest and position) */
+  key: string;
+  type: RelationType;
+  op: GraphEdge["op"];
+  from: string;
+  to: string;
+  ts: number | null;
+  tsEnd: number | null;
+  count: number;
+  bytes: number;
+  attrs: Record<string, unknown>;
+}
+
+/** What one machine's messages of a batch bring. */
+export interface MachinePart {
+  runId: number;
+  machineId: string;
+  nodes: KeyedNode[];
+  edges: KeyedEdge[];
+  problems: Problem[];
+  /** messages (packets) these rows came from, and how many of them could not be decoded or parsed */
+  packets: number;
+  errors: number;
+  /** when the last of them was received (µs since the epoch) */
+  seen: number;
+}
+
+/** New rows a keyed batch stored for one run (redelivered rows are not new). */
+export interface MachinePartResult {
+  runId: number;
+  machineId: string;
+  nodes: number;
+  edges: number;
+}
+
+/** One machine in the registry of `provflow mqtt`. */
+export interface MachineRecord {
+  machineId: string;
+  /** the machine's run (null: announced, nothing received yet) */
+  runId: number | null;
+  /** µs since the epoch */
+  firstSeen: number;
+  lastSeen: number;
+  packets: number;
+  nodes: number;
+  edges: number;
+  /** relations stored and waiting for a node not described yet */
+  waiting: number;
+  errors: number;
+  /** the machine announced itself (older two-topic protocol) */
+  announced: boolean;
+}
+
+export interface MachineRunInfo {
+  machineId: string;
+  /** run name (default `mqtt-MACHINE`) */
+  name?: string;
+  /** e.g. mqtt://broker:1883/camflow/provenance/MACHINE */
+  command?: string[];
+  host?: string | null;
+  /** µs since the epoch */
+  start?: number | null;
+}
+
 export interface NodeFilter {
   types?: NodeType[];
   ids?: number[];
@@ -133,5 +213,24 @@ export interface GraphStore {
   iterateSteps(runId: number, batchSize?: number): AsyncIterable<Step[]>;
   getProblems(runId: number, limit?: number): Promise<Problem[]>;
   deleteRun(id: number): Promise<void>;
+
+  // --- machines streaming into the store (provflow mqtt) ---
+  /**
+   * The run of a machine (one run per machine, created the first time), marked `running` for this
+   * writer; several writers may hold it at once (PostgreSQL). Registers the machine.
+   */
+  openMachineRun(info: MachineRunInfo): Promise<number>;
+  /**
+   * Writes machines' keyed rows in one transaction, idempotently: a node key or a relation key
+   * already stored is not stored again (a second description adds to the node's attributes).
+   * Relations whose ends are not stored yet wait in the store, and are made edges by the batch that
+   * brings their last end. The registry counts the messages, errors and new rows.
+   */
+  appendMachineBatch(parts: MachinePart[]): Promise<MachinePartResult[]>;
+  /** This writer is done with the machine's run: `complete` (with its end) unless another writer holds it. */
+  closeMachineRun(runId: number, end?: number | null): Promise<void>;
+  /** A machine announced itself (or was seen): registered, with its first and last time seen. */
+  noteMachine(machineId: string, seen: number, announced?: boolean): Promise<void>;
+  listMachines(): Promise<MachineRecord[]>;
   close(): Promise<void>;
 }

@@ -29,7 +29,15 @@ export interface StoreWorkerData {
   path: string;
 }
 
-const READ_OPS = new Set(["findRun", "latestRun", "listRuns", "getNodes", "getEdges", "getProblems"]);
+const READ_OPS = new Set([
+  "findRun",
+  "latestRun",
+  "listRuns",
+  "getNodes",
+  "getEdges",
+  "getProblems",
+  "listMachines",
+]);
 
 function toWire(err: unknown, poisoned: boolean): WireError {
   if (err instanceof StoreError) return { message: err.message, dbPath: err.dbPath, poisoned };
@@ -74,6 +82,16 @@ function serve(): void {
         return s.getEdges(a[0] as number, a[1] as Parameters<SqliteStore["getEdges"]>[1]);
       case "getProblems":
         return s.getProblems(a[0] as number, a[1] as number | undefined);
+      case "openMachineRun":
+        return s.openMachineRun(a[0] as Parameters<SqliteStore["openMachineRun"]>[0]);
+      case "appendMachineBatch":
+        return s.appendMachineBatch(a[0] as Parameters<SqliteStore["appendMachineBatch"]>[0]);
+      case "closeMachineRun":
+        return s.closeMachineRun(a[0] as number, a[1] as number | null);
+      case "noteMachine":
+        return s.noteMachine(a[0] as string, a[1] as number, a[2] as boolean);
+      case "listMachines":
+        return s.listMachines();
       case "iterStart": {
         const it = s.iterateSteps(a[0] as number, a[1] as number | undefined)[Symbol.asyncIterator]();
         iterators.set(req.id, it);

@@ -1,14 +1,15 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
+import { startThread } from "../util/threads.js";
 import { StoreError } from "./store-error.js";
 import type {
   Batch,
   EdgeFilter,
   GraphStore,
+  MachinePart,
+  MachinePartResult,
+  MachineRecord,
+  MachineRunInfo,
   NewRun,
   NodeFilter,
   Problem,
@@ -30,27 +31,11 @@ interface Pending {
   reject: (err: StoreError) => void;
 }
 
-/** file URL of tsx's ESM API ("tsx/esm/api", import condition), from the package's export map */
-function tsxEsmApi(from: string): string {
-  const pkgFile = createRequire(from).resolve("tsx/package.json");
-  const pkg = JSON.parse(readFileSync(pkgFile, "utf8")) as {
-    exports: Record<string, { import: string | { default: string } }>;
-  };
-  const target = pkg.exports["./esm/api"]?.import;
-  const rel = typeof target === "string" ? target : (target?.default ?? "./dist/esm/api/index.mjs");
-  return pathToFileURL(join(dirname(pkgFile), rel)).href;
-}
-
 /** The worker beside this module: dist/store-worker.js in the bundle, src/store/store-worker.ts from source. */
 function startWorker(path: string, url: URL | undefined): Worker {
   const workerData: StoreWorkerData = { path };
   if (url !== undefined) return new Worker(url, { workerData });
-  const self = import.meta.url;
-  if (!self.endsWith(".ts")) return new Worker(new URL("./store-worker.js", self), { workerData });
-  // running from TypeScript sources (tests, tsx): load the .ts entry through tsx's ESM hooks
-  const entry = new URL("./store-worker.ts", self).href;
-  const boot = `import(${JSON.stringify(tsxEsmApi(self))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { eval: true, workerData });
+  return startThread("store-worker", import.meta.url, workerData);
 }
 
 /**
@@ -252,6 +237,29 @@ export class WorkerStore implements GraphStore {
   async deleteRun(id: number): Promise<void> {
     await this.call("deleteRun", [id]);
     this.knownRuns.delete(id);
+  }
+
+  async openMachineRun(info: MachineRunInfo): Promise<number> {
+    const id = (await this.call("openMachineRun", [info])) as number;
+    this.knownRuns.add(id);
+    return id;
+  }
+
+  /** Waits for the answer: the caller acknowledges messages only once they are written. */
+  async appendMachineBatch(parts: MachinePart[]): Promise<MachinePartResult[]> {
+    return (await this.call("appendMachineBatch", [parts])) as MachinePartResult[];
+  }
+
+  async closeMachineRun(runId: number, end?: number | null): Promise<void> {
+    await this.call("closeMachineRun", [runId, end ?? null]);
+  }
+
+  async noteMachine(machineId: string, seen: number, announced?: boolean): Promise<void> {
+    await this.call("noteMachine", [machineId, seen, announced === true]);
+  }
+
+  async listMachines(): Promise<MachineRecord[]> {
+    return (await this.call("listMachines", [])) as MachineRecord[];
   }
 
   /** Waits for every write posted before, closes the database and stops the worker. */
