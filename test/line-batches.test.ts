@@ -66,3 +66,28 @@ describe("line batches", () => {
     expect(lines).toEqual(["1 first", "2 second", "3 third", "4 fourth, no newline"]);
   });
 });
+
+describe("LineSplitter on a line longer than many chunks", () => {
+  it("joins a 4 MB line cut into 1000 pieces, with the lines around it, and the pending count", () => {
+    const long = "x".repeat(4 << 20);
+    const input = Buffer.from(`first\n${long}\nlast`);
+    const s = new LineSplitter();
+    const got: string[] = [];
+    const step = Math.ceil(input.length / 1000);
+    let maxPending = 0;
+    for (let i = 0; i < input.length; i += step) {
+      const b = s.push(input.subarray(i, i + step));
+      if (b) got.push(...b.lines);
+      maxPending = Math.max(maxPending, s.pending);
+    }
+    const tail = s.end();
+    if (tail) got.push(...tail.lines);
+    expect(got.length).toBe(3);
+    expect(got[0]).toBe("first");
+    expect(got[1]!.length).toBe(long.length);
+    expect(got[1] === long).toBe(true);
+    expect(got[2]).toBe("last");
+    expect(maxPending).toBeGreaterThan(long.length - step);
+    expect(s.pending).toBe(0);
+  });
+});

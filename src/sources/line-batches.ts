@@ -25,37 +25,45 @@ const NL = 10;
  * each chunk is decoded once: no per-line reads, no concatenation of big strings.
  */
 export class LineSplitter {
-  private carry: Buffer | null = null;
+  /** the bytes after the last newline seen, in the chunks they came in (joined once, at the newline) */
+  private carry: Buffer[] = [];
+  private carryBytes = 0;
   private nextLine = 1;
 
   push(chunk: Buffer): LineBatch | null {
     const last = chunk.lastIndexOf(NL);
     if (last < 0) {
-      this.carry = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+      // a line longer than a chunk: kept in pieces, so a very long line costs linear time
+      if (chunk.length > 0) {
+        this.carry.push(chunk);
+        this.carryBytes += chunk.length;
+      }
       return null;
     }
     let head: Buffer;
-    if (this.carry) {
-      head = Buffer.concat([this.carry, chunk.subarray(0, last)]);
+    if (this.carry.length > 0) {
+      this.carry.push(chunk.subarray(0, last));
+      head = Buffer.concat(this.carry, this.carryBytes + last);
     } else {
       head = chunk.subarray(0, last);
     }
-    this.carry = last + 1 < chunk.length ? chunk.subarray(last + 1) : null;
+    this.carry = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : [];
+    this.carryBytes = chunk.length - last - 1;
     return this.makeBatch(head.toString("utf8"), head.length + 1);
   }
 
   /** End of input: a last line without a newline is still a line. */
   end(): LineBatch | null {
-    if (!this.carry || this.carry.length === 0) return null;
-    const text = this.carry.toString("utf8");
-    const bytes = this.carry.length;
-    this.carry = null;
-    return this.makeBatch(text, bytes);
+    if (this.carryBytes === 0) return null;
+    const rest = Buffer.concat(this.carry, this.carryBytes);
+    this.carry = [];
+    this.carryBytes = 0;
+    return this.makeBatch(rest.toString("utf8"), rest.length);
   }
 
   /** bytes held back waiting for their newline */
   get pending(): number {
-    return this.carry ? this.carry.length : 0;
+    return this.carryBytes;
   }
 
   private makeBatch(text: string, bytes: number): LineBatch {
