@@ -391,6 +391,7 @@ export function buildProgram(): Command {
     )
     .option("-o, --output <file>", "write here instead of stdout")
     .option("--redact", "redact secrets in command lines and environments")
+    .option("--collapse", "dot: one node per file (all versions), one libraries node per process")
     .argument("[run]", "run id or name (default: the latest)")
     .action(async (ref: string | undefined, o) => {
       await withStore(o.db, async (store) => {
@@ -399,7 +400,7 @@ export function buildProgram(): Command {
         if (!exporter) throw new UsageError(`unknown export format ${o.format}`);
         const file = o.output ? createWriteStream(o.output) : null;
         await exporter.write(
-          storeExportInput(store, run, { redact: Boolean(o.redact) }),
+          storeExportInput(store, run, { redact: Boolean(o.redact), collapse: Boolean(o.collapse) }),
           file ? writableSink(file) : writeOut,
         );
         if (file)

@@ -1,5 +1,5 @@
 import type { GraphEdge, GraphNode, NodeKind, NodeType, RelationType } from "../graph/prov-types.js";
-import type { GraphStore, RunRecord } from "../store/store-types.js";
+import type { GraphStore, RunRecord, Step } from "../store/store-types.js";
 import type { EdgeSelection, ExportInput, ExportOptions, NodeSelection } from "./exporter-types.js";
 
 /**
@@ -90,6 +90,7 @@ export function storeExportInput(
         : pageEdges(store, run.id, filter, batchSize);
       for await (const batch of source) if (batch.length > 0) yield batch;
     },
+    steps: () => store.iterateSteps(run.id, batchSize),
   };
 }
 
@@ -126,6 +127,7 @@ export function memoryExportInput(
   edges: readonly GraphEdge[],
   options: ExportOptions,
   batchSize = DEFAULT_BATCH,
+  steps: readonly Step[] = [],
 ): ExportInput {
   const sortedNodes = [...nodes].sort((a, b) => a.id - b.id);
   const sortedEdges = [...edges].sort((a, b) => a.id - b.id);
@@ -140,6 +142,9 @@ export function memoryExportInput(
       const kept =
         sel.types === undefined ? sortedEdges : sortedEdges.filter((e) => sel.types?.includes(e.type));
       for (let i = 0; i < kept.length; i += batchSize) yield kept.slice(i, i + batchSize);
+    },
+    async *steps() {
+      for (let i = 0; i < steps.length; i += batchSize) yield steps.slice(i, i + batchSize);
     },
   };
 }

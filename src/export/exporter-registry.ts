@@ -1,8 +1,21 @@
+import { csvExporter } from "./csv-graph.js";
+import { edgeListExporter } from "./edge-list.js";
 import type { Exporter } from "./exporter-types.js";
+import { dotExporter } from "./graphviz-dot.js";
+import { jsonlExporter } from "./jsonl-graph.js";
+import { perfettoExporter } from "./perfetto-trace.js";
 import { provJsonExporter } from "./prov-json.js";
+import { provNExporter } from "./prov-n.js";
+import { provTurtleExporter } from "./prov-turtle.js";
+import { provXmlExporter } from "./prov-xml.js";
 
 /** Every export format by name; new formats register here. */
 export const exporters = new Map<string, Exporter>([[provJsonExporter.format, provJsonExporter]]);
+// the other W3C PROV serializations, holding the same records as PROV-JSON
+for (const e of [provNExporter, provXmlExporter, provTurtleExporter]) exporters.set(e.format, e);
+// everyday tools: Graphviz, Perfetto / chrome://tracing, spreadsheets, jq, detectors (StreamSpot)
+for (const e of [dotExporter, perfettoExporter, csvExporter, jsonlExporter, edgeListExporter])
+  exporters.set(e.format, e);
 
 export function registerExporter(exporter: Exporter): void {
   exporters.set(exporter.format, exporter);

@@ -1,5 +1,5 @@
 import type { GraphEdge, GraphNode, NodeKind, NodeType, RelationType } from "../graph/prov-types.js";
-import type { RunRecord } from "../store/store-types.js";
+import type { RunRecord, Step } from "../store/store-types.js";
 
 export interface ExportOptions {
   /**
@@ -8,6 +8,8 @@ export interface ExportOptions {
    * tools known to take it, and `user:pass@` in URLs.
    */
   redact: boolean;
+  /** DOT: fold file versions into one node and libraries/locale/cache files into one node per process */
+  collapse?: boolean;
 }
 
 export interface NodeSelection {
@@ -27,6 +29,8 @@ export interface ExportInput {
   run: RunRecord;
   nodes(selection?: NodeSelection): AsyncIterable<GraphNode[]>;
   edges(selection?: EdgeSelection): AsyncIterable<GraphEdge[]>;
+  /** the calls log (steps in order), when the input has one */
+  steps?(): AsyncIterable<Step[]>;
   options: ExportOptions;
 }
 

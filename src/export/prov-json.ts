@@ -22,14 +22,16 @@ import { redactArgv, redactNode, redactText } from "./redact.js";
  * in batches and written record by record, so a big run never becomes one object in memory.
  */
 
-type JsonValue = string | number | boolean | { $: string | number; type: string } | JsonValue[];
-type Attrs = Record<string, JsonValue>;
+export type JsonValue = string | number | boolean | { $: string | number; type: string } | JsonValue[];
+export type Attrs = Record<string, JsonValue>;
 
 const qname = (value: string): JsonValue => ({ $: value, type: "prov:QUALIFIED_NAME" });
 const dateTime = (us: number): JsonValue => ({ $: xsdDateTime(us), type: "xsd:dateTime" });
 
 /** Relation sections in output order, with the PROV-JSON keys of their subject and object. */
-const RELATIONS: readonly { type: RelationType; from: string; to: string; time: boolean }[] = [
+export type ProvRelation = (typeof RELATIONS)[number];
+
+export const RELATIONS: readonly { type: RelationType; from: string; to: string; time: boolean }[] = [
   { type: "used", from: "prov:activity", to: "prov:entity", time: true },
   { type: "wasGeneratedBy", from: "prov:entity", to: "prov:activity", time: true },
   { type: "wasInvalidatedBy", from: "prov:entity", to: "prov:activity", time: true },
@@ -84,7 +86,7 @@ function nodeTypes(node: GraphNode): JsonValue {
   return own;
 }
 
-function nodeRecord(node: GraphNode): Attrs {
+export function nodeRecord(node: GraphNode): Attrs {
   const rec: Attrs = { "prov:type": nodeTypes(node), "prov:label": node.label, "provflow:gid": node.gid };
   const a = node.attrs;
   if (node.kind === "activity") {
@@ -107,7 +109,7 @@ function nodeRecord(node: GraphNode): Attrs {
   return rec;
 }
 
-function edgeRecord(edge: GraphEdge, rel: (typeof RELATIONS)[number]): Attrs {
+export function edgeRecord(edge: GraphEdge, rel: ProvRelation): Attrs {
   const rec: Attrs = { [rel.from]: nodeQName(edge.from), [rel.to]: nodeQName(edge.to) };
   if (edge.ts !== null) {
     if (rel.time) rec["prov:time"] = xsdDateTime(edge.ts);
@@ -122,7 +124,7 @@ function edgeRecord(edge: GraphEdge, rel: (typeof RELATIONS)[number]): Attrs {
   return rec;
 }
 
-function prefixes(run: RunRecord): Record<string, string> {
+export function prefixes(run: RunRecord): Record<string, string> {
   return {
     prov: PROV_NS,
     xsd: XSD_NS,
@@ -231,6 +233,43 @@ export function runAttributes(run: RunRecord, redact: boolean): Attrs {
   if (run.start !== null) rec["provflow:startTime"] = dateTime(run.start);
   if (run.end !== null) rec["provflow:endTime"] = dateTime(run.end);
   return rec;
+}
+
+/** What the other PROV exporters (PROV-N, PROV-XML, Turtle) are handed, record by record. */
+export interface ProvRecordVisitor {
+  node(kind: NodeKind, id: string, rec: Attrs): void | Promise<void>;
+  edge(rel: ProvRelation, id: string, rec: Attrs): void | Promise<void>;
+}
+
+/**
+ * The records of the PROV-JSON export, in its order (the run entity first among entities), so
+ * every PROV format holds the same ids, types, labels, times and attributes. Awaits only when the
+ * visitor returns a promise (backpressure).
+ */
+export async function forEachProvRecord(input: ExportInput, visit: ProvRecordVisitor): Promise<void> {
+  const redact = input.options.redact;
+  for (const kind of ["activity", "entity", "agent"] as NodeKind[]) {
+    if (kind === "entity") {
+      const p = visit.node(kind, RUN_ENTITY, runAttributes(input.run, redact));
+      if (p) await p;
+    }
+    for await (const batch of input.nodes({ kinds: [kind] })) {
+      for (const raw of batch) {
+        const node = redact ? redactNode(raw) : raw;
+        const p = visit.node(kind, nodeQName(node.id), nodeRecord(node));
+        if (p) await p;
+      }
+    }
+  }
+  for (const rel of RELATIONS) {
+    for await (const batch of input.edges({ types: [rel.type] })) {
+      for (const edge of batch) {
+        if (edge.type !== rel.type) continue;
+        const p = visit.edge(rel, edgeQName(edge.id), edgeRecord(edge, rel));
+        if (p) await p;
+      }
+    }
+  }
 }
 
 export const provJsonExporter: Exporter = {
