@@ -26,10 +26,7 @@ export type ResolvedInput =
 
 /** Formats provflow cannot read, told by their file names: a hint rather than "unknown kind". */
 const UNREAD_FORMATS: ReadonlyArray<[RegExp, string]> = [
-  [/\.(provn|pn|prov-asn)$/i, "PROV-N"],
-  [/\.(xml|provx)$/i, "PROV-XML (or other XML)"],
-  [/\.(ttl|trig|rdf|nt|nq|n3)$/i, "RDF (PROV-O)"],
-  [/\.jsonld$/i, "JSON-LD (PROV-JSONLD)"],
+  [/\.(rdf|owl|n3)$/i, "RDF/XML or N3 (PROV-O in Turtle, TriG, N-Triples or N-Quads is read)"],
   [/\.(dot|gv)$/i, "Graphviz DOT"],
   [/\.clingo$/i, "clingo facts (ProvMark)"],
 ];
@@ -65,7 +62,7 @@ function pickFormat(head: string[], name: string, kind?: string): SourceFormat {
         : UNREAD_FORMATS.find(([re]) => re.test(name));
     if (unread) {
       throw new InputError(
-        `${name}: looks like ${unread[1]}, which provflow does not read (it reads strace, ltrace, audit logs, PROV-JSON, CamFlow and SPADE JSON)`,
+        `${name}: looks like ${unread[1]}, which provflow does not read (it reads strace, ltrace, audit logs, PROV-JSON, PROV-N, PROV-XML, PROV-O, PROV-JSONLD, CamFlow and SPADE JSON)`,
       );
     }
     throw new InputError(

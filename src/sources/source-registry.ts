@@ -2,6 +2,10 @@ import { auditFormat } from "./audit/audit-source-format.js";
 import { camflowFormat } from "./camflow/camflow-source.js";
 import { ltraceFormat } from "./ltrace/ltrace-source-format.js";
 import { provJsonFormat } from "./prov-json/prov-json-source.js";
+import { provJsonLdFormat } from "./prov-jsonld/prov-jsonld-source.js";
+import { provNFormat } from "./prov-n/prov-n-source.js";
+import { provOFormat } from "./prov-o/prov-o-source.js";
+import { provXmlFormat } from "./prov-xml/prov-xml-source.js";
 import type { SourceFormat } from "./source-types.js";
 import { spadeJsonFormat } from "./spade/spade-json-source.js";
 import { straceFormat } from "./strace/strace-source.js";
@@ -14,12 +18,26 @@ export const sourceFormats: readonly SourceFormat[] = [
   camflowFormat,
   provJsonFormat,
   spadeJsonFormat,
+  provXmlFormat,
+  provJsonLdFormat,
+  provNFormat,
+  provOFormat,
 ];
 
 /** Kinds read from JSON: their inputs go through the JSON line reader (long lines in pieces). */
 export const JSON_KINDS: ReadonlySet<string> = new Set(["prov", "camflow", "spade"]);
 
+/** `--kind` names of formats whose runs are of another kind (every PROV serialisation is `prov`). */
+export const KIND_ALIASES: Readonly<Record<string, SourceFormat>> = {
+  "prov-json": provJsonFormat,
+  "prov-xml": provXmlFormat,
+  "prov-jsonld": provJsonLdFormat,
+  "prov-n": provNFormat,
+  "prov-o": provOFormat,
+};
+
 export function findFormat(kind: string): SourceFormat | undefined {
+  if (Object.hasOwn(KIND_ALIASES, kind)) return KIND_ALIASES[kind];
   return sourceFormats.find((f) => f.kind === kind);
 }
 
