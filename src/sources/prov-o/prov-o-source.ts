@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import { type Quad, Parser as RdfParser, type Term } from "n3";
+import { createRequire } from "node:module";
+import type { Quad, Term } from "n3";
 import type { ProvEvent, SourceLocation } from "../../events/event-types.js";
 import { CONTINUATION } from "../prov-json/json-line-batches.js";
 import { W3cProvMapper } from "../prov-json/prov-json-mapper.js";
@@ -7,6 +8,13 @@ import type { DocContext } from "../prov-json/prov-json-reader.js";
 import { Namespaces, PROV_NS } from "../prov-json/prov-json-values.js";
 import type { LineParser, ParserOptions, SourceFormat } from "../source-types.js";
 import { DEFAULT_GRAPH, mapProvO, QNames, RdfDocument, type RdfTerm } from "./prov-o-reader.js";
+
+/** n3, loaded when a Turtle file is read (10 MB that other commands need not pay for) */
+let n3Module: typeof import("n3") | undefined;
+function n3(): typeof import("n3") {
+  n3Module ??= createRequire(import.meta.url)("n3") as typeof import("n3");
+  return n3Module;
+}
 
 /**
  * PROV-O in RDF as a source: Turtle, TriG (its named graphs are bundles), N-Triples and N-Quads,
@@ -48,7 +56,7 @@ export class ProvOParser implements LineParser {
   ) {
     this.doc = new RdfDocument(opts.maxTriples ?? MAX_TRIPLES);
     const format = /\.nq$/i.test(file) ? "N-Quads" : "TriG";
-    const parser = new RdfParser({ format });
+    const parser = new (n3().Parser)({ format });
     const callbacks = {
       onQuad: (error: Error | null, quad: Quad | null) => {
         if (error) this.syntaxError(error);

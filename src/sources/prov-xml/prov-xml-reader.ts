@@ -1,6 +1,14 @@
-import { type SaxesAttributeNS, SaxesParser, type SaxesTagNS } from "saxes";
+import { createRequire } from "node:module";
+import type { SaxesAttributeNS, SaxesParser, SaxesTagNS } from "saxes";
 import { Namespaces, PROV_NS, XSD_NS } from "../prov-json/prov-json-values.js";
 import type { ProvRecordSink } from "./prov-record-sink.js";
+
+/** saxes, loaded when an XML file is read (other commands need not pay for it) */
+let saxesModule: typeof import("saxes") | undefined;
+function saxes(): typeof import("saxes") {
+  saxesModule ??= createRequire(import.meta.url)("saxes") as typeof import("saxes");
+  return saxesModule;
+}
 
 /**
  * W3C PROV-XML (https://www.w3.org/TR/prov-xml/) read as it streams (saxes), one statement at a
@@ -116,7 +124,7 @@ export class ProvXmlReader {
     opts: ProvXmlReaderOptions = {},
   ) {
     this.maxRecordChars = opts.maxRecordChars ?? 16 << 20;
-    this.parser = new SaxesParser({ xmlns: true, position: true });
+    this.parser = new (saxes().SaxesParser)({ xmlns: true, position: true });
     this.parser.on("error", (e) => this.fail(e.message));
     this.parser.on("opentagstart", () => {
       this.tagLine = this.parser.line;
