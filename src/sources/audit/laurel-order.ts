@@ -66,11 +66,8 @@ export class LaurelEventOrderer {
     return out;
   }
 
-  /**
-   * one line already read by readLaurelLine (in a worker thread: laurel-wire.ts); `text` is the raw
-   * line, quoted in problem reports
-   */
-  take(r: AuditRecord | AuditParseError | null, lineNo: number, text: string, out: AuditGroupItem[]): void {
+  /** one line read by readLaurelLine; `text` is the raw line, quoted in problem reports */
+  private take(r: AuditRecord | AuditParseError | null, lineNo: number, text: string, out: AuditGroupItem[]): void {
     this.stats.lines++;
     if (r === null) {
       this.stats.skipped++;
