@@ -27,8 +27,6 @@ export type ResolvedInput =
 /** Formats provflow cannot read, told by their file names: a hint rather than "unknown kind". */
 const UNREAD_FORMATS: ReadonlyArray<[RegExp, string]> = [
   [/\.(rdf|owl|n3)$/i, "RDF/XML or N3 (PROV-O in Turtle, TriG, N-Triples or N-Quads is read)"],
-  [/\.(dot|gv)$/i, "Graphviz DOT"],
-  [/\.clingo$/i, "clingo facts (ProvMark)"],
 ];
 
 const HEAD_BYTES = 64 * 1024;
@@ -56,17 +54,18 @@ function pickFormat(head: string[], name: string, kind?: string): SourceFormat {
   const found = detectFormat(head, name);
   if (!found) {
     const json = sniffJson(head);
+    // CDM JSON that names no com.bbn.tc.schema record in its first lines
     const unread: [RegExp, string] | undefined =
       json.firstKey === "datum" || json.firstKey === "CDMVersion"
-        ? [/./, "DARPA TC CDM JSON (SPADE's CDM output)"]
+        ? [/./, "DARPA TC CDM JSON (SPADE's CDM output) without a CDM record in its first lines"]
         : UNREAD_FORMATS.find(([re]) => re.test(name));
     if (unread) {
       throw new InputError(
-        `${name}: looks like ${unread[1]}, which provflow does not read (it reads strace, ltrace, audit logs, PROV-JSON, PROV-N, PROV-XML, PROV-O, PROV-JSONLD, CamFlow and SPADE JSON)`,
+        `${name}: looks like ${unread[1]}, which provflow does not read (it reads strace, ltrace, audit logs, PROV-JSON, PROV-N, PROV-XML, PROV-O, PROV-JSONLD, CamFlow, SPADE JSON, DARPA TC CDM JSON, ProvMark clingo facts and Graphviz DOT)`,
       );
     }
     throw new InputError(
-      `${name}: cannot tell what kind of log this is (give --kind strace, ltrace, audit, prov, camflow or spade)`,
+      `${name}: cannot tell what kind of log this is (give --kind strace, ltrace, audit, prov, camflow, spade, cdm, clingo or dot)`,
     );
   }
   return found.format;
@@ -130,7 +129,9 @@ export async function resolveInputs(args: string[], kind?: string): Promise<Reso
     if (grouped.has(p)) continue;
     if (p === "-") {
       if (!kind)
-        throw new InputError("reading stdin needs --kind (strace, ltrace, audit, prov, camflow or spade)");
+        throw new InputError(
+          "reading stdin needs --kind (strace, ltrace, audit, prov, camflow, spade, cdm, clingo or dot)",
+        );
       out.push({ type: "file", path: "-", format: pickFormat([], "-", kind), size: null });
       continue;
     }

@@ -1,5 +1,8 @@
 import { auditFormat } from "./audit/audit-source-format.js";
 import { camflowFormat } from "./camflow/camflow-source.js";
+import { cdmFormat } from "./cdm/cdm-source.js";
+import { clingoFormat } from "./clingo/clingo-source.js";
+import { dotFormat } from "./dot/dot-source.js";
 import { ltraceFormat } from "./ltrace/ltrace-source-format.js";
 import { provJsonFormat } from "./prov-json/prov-json-source.js";
 import { provJsonLdFormat } from "./prov-jsonld/prov-jsonld-source.js";
@@ -22,6 +25,9 @@ export const sourceFormats: readonly SourceFormat[] = [
   provJsonLdFormat,
   provNFormat,
   provOFormat,
+  cdmFormat,
+  clingoFormat,
+  dotFormat,
 ];
 
 /** Kinds read from JSON: their inputs go through the JSON line reader (long lines in pieces). */
@@ -34,6 +40,9 @@ export const KIND_ALIASES: Readonly<Record<string, SourceFormat>> = {
   "prov-jsonld": provJsonLdFormat,
   "prov-n": provNFormat,
   "prov-o": provOFormat,
+  cdm18: cdmFormat,
+  provmark: clingoFormat,
+  graphviz: dotFormat,
 };
 
 export function findFormat(kind: string): SourceFormat | undefined {
