@@ -67,7 +67,12 @@ export class LaurelEventOrderer {
   }
 
   /** one line read by readLaurelLine; `text` is the raw line, quoted in problem reports */
-  private take(r: AuditRecord | AuditParseError | null, lineNo: number, text: string, out: AuditGroupItem[]): void {
+  private take(
+    r: AuditRecord | AuditParseError | null,
+    lineNo: number,
+    text: string,
+    out: AuditGroupItem[],
+  ): void {
     this.stats.lines++;
     if (r === null) {
       this.stats.skipped++;
