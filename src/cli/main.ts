@@ -23,6 +23,7 @@ import {
   openLaurelSink,
 } from "./audit-laurel-options.js";
 import { runAuditPlugin } from "./audit-plugin.js";
+import { diffCommand } from "./diff-command.js";
 import { registerMqttCommands } from "./mqtt-command.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
 import { queryCommand } from "./query-command.js";
@@ -389,7 +390,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option("--format <format>", "export format").choices(exportFormats()).makeOptionMandatory(),
     )
-    .option("-o, --output <file>", "write here instead of stdout")
+    .option("-o, --output <file>", "write here instead of stdout (dockerfile: the context directory)")
     .option("--redact", "redact secrets in command lines and environments")
     .option("--collapse", "dot: one node per file (all versions), one libraries node per process")
     .argument("[run]", "run id or name (default: the latest)")
@@ -398,11 +399,15 @@ export function buildProgram(): Command {
         const run = await findRunOrLatest(store, ref);
         const exporter = getExporter(o.format);
         if (!exporter) throw new UsageError(`unknown export format ${o.format}`);
+        const options = { redact: Boolean(o.redact), collapse: Boolean(o.collapse) };
+        if (exporter.directory) {
+          if (!o.output)
+            throw new UsageError(`--format ${exporter.format} writes a directory: give it with -o DIR`);
+          await exporter.write(storeExportInput(store, run, { ...options, outputDir: o.output }), writeOut);
+          return;
+        }
         const file = o.output ? createWriteStream(o.output) : null;
-        await exporter.write(
-          storeExportInput(store, run, { redact: Boolean(o.redact), collapse: Boolean(o.collapse) }),
-          file ? writableSink(file) : writeOut,
-        );
+        await exporter.write(storeExportInput(store, run, options), file ? writableSink(file) : writeOut);
         if (file)
           await new Promise<void>((res, rej) => file.end((err?: Error | null) => (err ? rej(err) : res())));
       });
@@ -431,6 +436,7 @@ export function buildProgram(): Command {
     });
 
   queryCommand(program.command("query"), { withStore, findRunOrLatest, dbOption });
+  diffCommand(program.command("diff"), { withStore, dbOption });
   registerMqttCommands(program, { withStore, dbOption });
 
   return program;

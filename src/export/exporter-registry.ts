@@ -1,4 +1,5 @@
 import { csvExporter } from "./csv-graph.js";
+import { dockerfileExporter } from "./dockerfile-export.js";
 import { edgeListExporter } from "./edge-list.js";
 import type { Exporter } from "./exporter-types.js";
 import { dotExporter } from "./graphviz-dot.js";
@@ -16,6 +17,8 @@ for (const e of [provNExporter, provXmlExporter, provTurtleExporter]) exporters.
 // everyday tools: Graphviz, Perfetto / chrome://tracing, spreadsheets, jq, detectors (StreamSpot)
 for (const e of [dotExporter, perfettoExporter, csvExporter, jsonlExporter, edgeListExporter])
   exporters.set(e.format, e);
+// a Dockerfile and its build context rebuilding the run's environment (writes a directory)
+exporters.set(dockerfileExporter.format, dockerfileExporter);
 
 export function registerExporter(exporter: Exporter): void {
   exporters.set(exporter.format, exporter);

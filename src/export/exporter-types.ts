@@ -10,6 +10,8 @@ export interface ExportOptions {
   redact: boolean;
   /** DOT: fold file versions into one node and libraries/locale/cache files into one node per process */
   collapse?: boolean;
+  /** the directory a directory-writing exporter (`directory: true`) fills: the CLI's `-o` */
+  outputDir?: string;
 }
 
 export interface NodeSelection {
@@ -48,5 +50,7 @@ export interface Exporter {
   /** file extension without the dot */
   extension: string;
   description: string;
+  /** writes a directory named by `options.outputDir` (dockerfile); the sink gets a one-line report */
+  directory?: boolean;
   write(input: ExportInput, out: ExportSink): Promise<void>;
 }

@@ -1,0 +1,205 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { CORPUS, cliJson, runCli, type SummaryJson, tempDir } from "../helpers/cli.js";
+
+const HAVE_STRACE = spawnSync("sh", ["-c", "command -v strace"]).status === 0;
+const HAVE_DPKG = spawnSync("sh", ["-c", "command -v dpkg"]).status === 0;
+const INSTRUCTIONS = new Set(["FROM", "RUN", "COPY", "ADD", "WORKDIR", "ENV", "CMD", "USER", "LABEL", "ARG"]);
+/** the only unowned files the exporter may leave out, by what it documents (runtime mounts, ldconfig) */
+const MAY_SKIP = new Set([
+  "/etc/hostname",
+  "/etc/hosts",
+  "/etc/resolv.conf",
+  "/etc/ld.so.cache",
+  "/etc/mtab",
+]);
+const MERGED = ["/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/"];
+
+function requireOrSkip(ok: boolean, what: string): boolean {
+  if (ok) return true;
+  if (process.env.CI === "true") throw new Error(`${what} is required in CI`);
+  console.warn(`skipping dockerfile export tests: ${what} is missing`);
+  return false;
+}
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** The Dockerfile's instructions (comments and blank lines dropped); throws on an unknown keyword. */
+function parseDockerfile(text: string): Instruction[] {
+  const out: Instruction[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "" || line.startsWith("#")) continue;
+    const m = /^([A-Z]+)\s+(.*)$/.exec(line);
+    if (!m?.[1] || !INSTRUCTIONS.has(m[1])) throw new Error(`not a Dockerfile instruction: ${line}`);
+    out.push({ keyword: m[1], args: m[2] ?? "" });
+  }
+  return out;
+}
+
+function aptPackages(ins: Instruction[]): Set<string> {
+  const run = ins.find((i) => i.keyword === "RUN" && i.args.includes("apt-get install"));
+  if (!run) return new Set();
+  const after = run.args.split("apt-get install")[1]?.split("&&")[0] ?? "";
+  return new Set(after.split(/\s+/).filter((w) => w.length > 0 && !w.startsWith("-")));
+}
+
+/** Owners per dpkg -S of a path, its /usr-merge alias and what it resolves to (the test's own look-up). */
+function dpkgOwners(path: string): Set<string> {
+  const names = [path];
+  const alias = (p: string): string | null => {
+    for (const d of MERGED) {
+      if (p.startsWith(d)) return `/usr${p}`;
+      if (p.startsWith(`/usr${d}`)) return p.slice(4);
+    }
+    return null;
+  };
+  let real: string | null = null;
+  try {
+    real = realpathSync(path);
+  } catch {
+    real = null;
+  }
+  for (const c of [alias(path), real, real ? alias(real) : null]) if (c && !names.includes(c)) names.push(c);
+  const owners = new Set<string>();
+  for (const n of names) {
+    const r = spawnSync("dpkg", ["-S", n], { encoding: "utf8" });
+    for (const line of r.stdout.split("\n")) {
+      if (line.startsWith("diversion by ") || !line.endsWith(`: ${n}`)) continue;
+      for (const p of line.slice(0, -(n.length + 2)).split(", ")) owners.add(p.replace(/:[a-z0-9]+$/, ""));
+    }
+  }
+  return owners;
+}
+
+function osImage(): string {
+  const os: Record<string, string> = {};
+  for (const l of readFileSync("/etc/os-release", "utf8").split("\n")) {
+    const m = /^(\w+)=(.*)$/.exec(l);
+    if (m?.[1]) os[m[1]] = (m[2] ?? "").replace(/^"(.*)"$/, "$1");
+  }
+  return `${os.ID}:${os.VERSION_ID}`;
+}
+
+function isTemporary(path: string): boolean {
+  return [tmpdir(), "/tmp", "/var/tmp", "/dev/shm"].some((d) => path === d || path.startsWith(`${d}/`));
+}
+
+describe("provflow export --format dockerfile", () => {
+  const ok = requireOrSkip(HAVE_STRACE && HAVE_DPKG, "strace and dpkg");
+  let dir: string;
+  let db: string;
+  beforeAll(() => {
+    dir = tempDir("provflow-docker-");
+    db = join(dir, "runs.db");
+  });
+
+  it.runIf(ok)("builds a Dockerfile whose packages and copies hold every file a traced run read", () => {
+    const work = join(dir, "work");
+    runCli(["--version"]);
+    spawnSync("mkdir", ["-p", work]);
+    writeFileSync(join(work, "data.txt"), "b\na\nc\n");
+    const argv = [
+      "sh",
+      "-c",
+      "cat /etc/debian_version /etc/hostname > /dev/null; head -n 1 /etc/passwd; sort data.txt | awk '{print NR, $0}'; ls /usr/share/doc/coreutils > /dev/null; cat /proc/self/status > /dev/null",
+    ];
+    const t = runCli(["trace", "--db", db, "--name", "docker", "-q", "--", ...argv], { cwd: work });
+    expect(t.status, t.stderr).toBe(0);
+    const ctx = join(dir, "ctx");
+    const e = runCli(["export", "--db", db, "docker", "--format", "dockerfile", "-o", ctx]);
+    expect(e.status, e.stderr).toBe(0);
+    const text = readFileSync(join(ctx, "Dockerfile"), "utf8");
+    const ins = parseDockerfile(text);
+    expect(ins[0]).toEqual({ keyword: "FROM", args: osImage() });
+    const cmd = ins.filter((i) => i.keyword === "CMD");
+    expect(cmd).toHaveLength(1);
+    expect(JSON.parse(cmd[0]?.args ?? "null")).toEqual(argv);
+    expect(ins.find((i) => i.keyword === "WORKDIR")?.args).toBe(work);
+    const packages = aptPackages(ins);
+
+    // every file the run read, executed or mapped (and did not create) is packaged or copied
+    const s = cliJson<SummaryJson>(["summary", "--db", db, "docker", "--format", "json"]);
+    const files = (s.files as Array<SummaryJson["files"][number] & { mapped: boolean }>).filter(
+      (f) => (f.read || f.executed || f.mapped) && !f.created && f.path.startsWith("/"),
+    );
+    const paths = new Set(files.map((f) => f.path));
+    for (const p of ["/etc/debian_version", "/etc/passwd", join(work, "data.txt")])
+      expect(paths, p).toContain(p);
+    expect([...paths].some((p) => /^\/proc\/\d+\/status$/.test(p))).toBe(true);
+    let checked = 0;
+    for (const f of files) {
+      const p = f.path;
+      const inContext = join(ctx, p);
+      if (/^\/(proc|sys|dev|run)(\/|$)/.test(p) || isTemporary(p)) {
+        expect(existsSync(inContext), `${p} must not be copied`).toBe(false);
+        continue;
+      }
+      checked++;
+      const owners = dpkgOwners(p);
+      if ([...owners].some((o) => packages.has(o))) continue;
+      expect(owners.size, `${p} is owned by ${[...owners]} but none is installed`).toBe(0);
+      if (MAY_SKIP.has(p)) {
+        expect(text).toContain(`: ${p}\n`);
+        continue;
+      }
+      expect(existsSync(inContext), `${p} is neither packaged nor copied`).toBe(true);
+      expect(readFileSync(inContext)).toEqual(readFileSync(p));
+    }
+    expect(checked).toBeGreaterThan(5);
+    // /etc/passwd belongs to no package on Debian: it is in the context, and COPY brings /etc in
+    expect(statSync(join(ctx, "etc/passwd")).isFile()).toBe(true);
+    expect(ins.some((i) => i.keyword === "COPY" && JSON.parse(i.args)[1] === "/etc/")).toBe(true);
+    // nothing of the kernel, devices, runtime or temporary trees is in the context
+    for (const top of readdirSync(ctx)) expect(["proc", "sys", "dev", "run", "tmp"]).not.toContain(top);
+  });
+
+  it.runIf(ok)("requires -o DIR", () => {
+    const r = runCli(["export", "--db", db, "docker", "--format", "dockerfile"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/-o DIR/);
+  });
+
+  it.runIf(ok)(
+    "exports a survol strace log from another machine, reporting packaged and missing files",
+    () => {
+      const log = join(CORPUS, "strace/survol/dockit_sample_shell.strace.log");
+      const i = runCli(["ingest", "--db", db, "--name", "survol", "-q", log]);
+      expect(i.status, i.stderr).toBe(0);
+      const ctx = join(dir, "survol-ctx");
+      const e = runCli(["export", "--db", db, "survol", "--format", "dockerfile", "-o", ctx]);
+      expect(e.status, e.stderr).toBe(0);
+      const ins = parseDockerfile(readFileSync(join(ctx, "Dockerfile"), "utf8"));
+      expect(ins[0]?.keyword).toBe("FROM");
+      const report = JSON.parse(readFileSync(join(ctx, "provflow-context.json"), "utf8")) as {
+        sameMachine: boolean;
+        packaged: Record<string, string>;
+        copied: string[];
+        missing: string[];
+      };
+      expect(report.sameMachine).toBe(false);
+      const packages = aptPackages(ins);
+      // packaged: dpkg agrees here; missing: neither on this machine nor owned by a package here
+      for (const [p, pkg] of Object.entries(report.packaged)) {
+        expect(dpkgOwners(p), p).toContain(pkg);
+        expect(packages).toContain(pkg);
+      }
+      for (const p of report.missing) {
+        expect(dpkgOwners(p).size, p).toBe(0);
+        expect(existsSync(p) && statSync(p).isFile(), p).toBe(false);
+      }
+      for (const p of report.copied) expect(readFileSync(join(ctx, p))).toEqual(readFileSync(p));
+      const total = Object.keys(report.packaged).length + report.copied.length + report.missing.length;
+      expect(total).toBeGreaterThan(10);
+      console.info(
+        `survol dockit_sample_shell (Fedora): ${Object.keys(report.packaged).length} files packaged here (${packages.size} packages), ` +
+          `${report.copied.length} copied, ${report.missing.length} missing: ${report.missing.slice(0, 12).join(" ")}${report.missing.length > 12 ? " …" : ""}`,
+      );
+    },
+  );
+});
