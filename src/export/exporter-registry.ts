@@ -1,6 +1,7 @@
 import { csvExporter } from "./csv-graph.js";
 import { dockerfileExporter } from "./dockerfile-export.js";
 import { edgeListExporter } from "./edge-list.js";
+import { ocelExporter, xesExporter } from "./event-logs.js";
 import type { Exporter } from "./exporter-types.js";
 import { dotExporter } from "./graphviz-dot.js";
 import { jsonlExporter } from "./jsonl-graph.js";
@@ -9,6 +10,7 @@ import { provJsonExporter } from "./prov-json.js";
 import { provNExporter } from "./prov-n.js";
 import { provTurtleExporter } from "./prov-turtle.js";
 import { provXmlExporter } from "./prov-xml.js";
+import { spadeDotExporter, spadeJsonExporter } from "./spade-graph.js";
 
 /** Every export format by name; new formats register here. */
 export const exporters = new Map<string, Exporter>([[provJsonExporter.format, provJsonExporter]]);
@@ -19,6 +21,8 @@ for (const e of [dotExporter, perfettoExporter, csvExporter, jsonlExporter, edge
   exporters.set(e.format, e);
 // a Dockerfile and its build context rebuilding the run's environment (writes a directory)
 exporters.set(dockerfileExporter.format, dockerfileExporter);
+// SPADE's storage formats, and the calls log as process-mining event logs
+for (const e of [spadeJsonExporter, spadeDotExporter, xesExporter, ocelExporter]) exporters.set(e.format, e);
 
 export function registerExporter(exporter: Exporter): void {
   exporters.set(exporter.format, exporter);
