@@ -1,15 +1,9 @@
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import type pg from "pg";
-import type {
-  GraphEdge,
-  GraphNode,
-  NodeKind,
-  NodeType,
-  RelationOp,
-  RelationType,
-} from "../graph/prov-types.js";
+import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
 import { parsePostgresUrl } from "./db-path.js";
+import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import { MACHINE_RUN_SOURCE } from "./machine-rows.js";
 import {
   compactCountsSql,
@@ -81,31 +75,6 @@ interface RunRow {
   stats: string | null;
   node_count: number;
   edge_count: number;
-}
-
-interface NodeRow {
-  id: number;
-  kind: NodeKind;
-  type: NodeType;
-  gid: string;
-  version: number;
-  label: string;
-  start: number | null;
-  end: number | null;
-  attrs: string;
-}
-
-interface EdgeRow {
-  id: number;
-  type: RelationType;
-  op: RelationOp;
-  src: number;
-  dst: number;
-  ts: number | null;
-  ts_end: number | null;
-  count: number;
-  bytes: number;
-  attrs: string;
 }
 
 const EMPTY_STATS: RunStats = { lines: 0, bytes: 0, events: 0, calls: 0, problems: 0 };
@@ -1066,17 +1035,7 @@ export class PostgresStore implements GraphStore {
       FROM nodes WHERE ${where.join(" AND ")} ORDER BY id LIMIT $${params.length - 1} OFFSET $${params.length}`;
     return this.exclusive(`cannot read nodes of run ${runId}`, async (c) => {
       const rows = (await c.query<NodeRow>(sql, params)).rows;
-      return rows.map((r) => ({
-        id: r.id,
-        kind: r.kind,
-        type: r.type,
-        gid: r.gid,
-        version: r.version,
-        label: r.label,
-        start: r.start,
-        end: r.end,
-        attrs: JSON.parse(r.attrs) as GraphNode["attrs"],
-      }));
+      return rows.map(nodeFromRow);
     });
   }
 
@@ -1097,18 +1056,7 @@ export class PostgresStore implements GraphStore {
       FROM edges WHERE ${where.join(" AND ")} ORDER BY id LIMIT $${params.length - 1} OFFSET $${params.length}`;
     return this.exclusive(`cannot read edges of run ${runId}`, async (c) => {
       const rows = (await c.query<EdgeRow>(sql, params)).rows;
-      return rows.map((r) => ({
-        id: r.id,
-        type: r.type,
-        op: r.op,
-        from: r.src,
-        to: r.dst,
-        ts: r.ts,
-        tsEnd: r.ts_end,
-        count: r.count,
-        bytes: r.bytes,
-        attrs: JSON.parse(r.attrs) as Record<string, unknown>,
-      }));
+      return rows.map(edgeFromRow);
     });
   }
 

@@ -2,14 +2,8 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import type Database from "better-sqlite3";
-import type {
-  GraphEdge,
-  GraphNode,
-  NodeKind,
-  NodeType,
-  RelationOp,
-  RelationType,
-} from "../graph/prov-types.js";
+import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
+import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import { SqliteMachines } from "./sqlite-machines.js";
 import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
 import {
@@ -80,31 +74,6 @@ interface RunRow {
   writer_start: string | null;
   node_count: number;
   edge_count: number;
-}
-
-interface NodeRow {
-  id: number;
-  kind: NodeKind;
-  type: NodeType;
-  gid: string;
-  version: number;
-  label: string;
-  start: number | null;
-  end: number | null;
-  attrs: string;
-}
-
-interface EdgeRow {
-  id: number;
-  type: RelationType;
-  op: RelationOp;
-  src: number;
-  dst: number;
-  ts: number | null;
-  ts_end: number | null;
-  count: number;
-  bytes: number;
-  attrs: string;
 }
 
 const RUN_COLUMNS = `r.*, (SELECT count(*) FROM nodes n WHERE n.run_id = r.id) AS node_count,
@@ -615,17 +584,7 @@ export class SqliteStore implements GraphStore {
     params.push(filter.limit ?? -1, filter.offset ?? 0);
     try {
       const rows = this.stmt(sql).all(...params) as NodeRow[];
-      return rows.map((r) => ({
-        id: r.id,
-        kind: r.kind,
-        type: r.type,
-        gid: r.gid,
-        version: r.version,
-        label: r.label,
-        start: r.start,
-        end: r.end,
-        attrs: JSON.parse(r.attrs) as GraphNode["attrs"],
-      }));
+      return rows.map(nodeFromRow);
     } catch (err) {
       throw this.fail(`cannot read nodes of run ${runId}`, err);
     }
@@ -657,18 +616,7 @@ export class SqliteStore implements GraphStore {
     params.push(filter.limit ?? -1, filter.offset ?? 0);
     try {
       const rows = this.stmt(sql).all(...params) as EdgeRow[];
-      return rows.map((r) => ({
-        id: r.id,
-        type: r.type,
-        op: r.op,
-        from: r.src,
-        to: r.dst,
-        ts: r.ts,
-        tsEnd: r.ts_end,
-        count: r.count,
-        bytes: r.bytes,
-        attrs: JSON.parse(r.attrs) as Record<string, unknown>,
-      }));
+      return rows.map(edgeFromRow);
     } catch (err) {
       throw this.fail(`cannot read edges of run ${runId}`, err);
     }
