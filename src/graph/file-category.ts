@@ -135,7 +135,8 @@ const WIN_EXE_RE = /\.(?:exe|com|scr)$/;
  */
 export function categorizeWindowsPath(path: string): FileCategory {
   const n = normalizeWindowsPath(path);
-  if (n.startsWith("device/namedpipe") || n.startsWith("device/mailslot") || n.startsWith("pipe/")) return "pipe";
+  if (n.startsWith("device/namedpipe") || n.startsWith("device/mailslot") || n.startsWith("pipe/"))
+    return "pipe";
   // \Device\HarddiskVolumeN\… is a volume path: categorise the part after the volume
   let rest = n;
   const vol = /^device\/harddiskvolume\d+\//.exec(n) ?? /^unc\/[^/]+\/[^/]+\//.exec(n);
@@ -143,13 +144,18 @@ export function categorizeWindowsPath(path: string): FileCategory {
   else if (n.startsWith("device/")) return "device";
   else if (!/^[a-z]:\//.test(n)) return "other";
   const p = rest.slice(3);
-  if (/^users\/[^/]+\/appdata\/local\/temp(?:\/|$)/.test(p) || /^windows\/temp(?:\/|$)/.test(p) || /^temp(?:\/|$)/.test(p))
+  if (
+    /^users\/[^/]+\/appdata\/local\/temp(?:\/|$)/.test(p) ||
+    /^windows\/temp(?:\/|$)/.test(p) ||
+    /^temp(?:\/|$)/.test(p)
+  )
     return "temporary";
   if (/^windows\/(?:system32|syswow64|winsxs|sysnative)(?:\/|$)/.test(p)) return "system32";
   if (/^windows(?:\/|$)/.test(p)) return "windows";
   if (/^program files(?: \(x86\))?(?:\/|$)/.test(p)) return "program-files";
   if (/^programdata(?:\/|$)/.test(p)) return "program-data";
-  if (/^users\/[^/]+(?:\/|$)/.test(p) || /^documents and settings\/[^/]+(?:\/|$)/.test(p)) return "user-profile";
+  if (/^users\/[^/]+(?:\/|$)/.test(p) || /^documents and settings\/[^/]+(?:\/|$)/.test(p))
+    return "user-profile";
   if (WIN_LIB_RE.test(p)) return "shared-library";
   if (WIN_EXE_RE.test(p)) return "executable";
   return "other";

@@ -29,7 +29,12 @@ import type {
   RelationType,
 } from "./prov-types.js";
 import { StepFolder } from "./step-folder.js";
-import { isWindowsPath, joinWindowsPath, normalizeRegistryKey, normalizeWindowsPath } from "./windows-path.js";
+import {
+  isWindowsPath,
+  joinWindowsPath,
+  normalizeRegistryKey,
+  normalizeWindowsPath,
+} from "./windows-path.js";
 
 /**
  * Per-path access summary. It is kept on the VERSION 0 node of every path (`attrs.access`) and

@@ -263,7 +263,11 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
   for (const f of files) if (f.executed) executables.add(f.path);
   for (const p of processes) if (p.exe && p.generation > 0) executables.add(p.exe);
   const sharedLibraries = files
-    .filter((f) => f.category === "shared-library" && (f.mapped || f.read))
+    .filter(
+      (f) =>
+        (f.category === "shared-library" || (f.mapped && /\.(?:dll|drv|ocx|sys|cpl)$/i.test(f.path))) &&
+        (f.mapped || f.read),
+    )
     .map((f) => f.path);
 
   // sockets and pipes: who used them

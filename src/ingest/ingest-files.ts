@@ -10,6 +10,7 @@ import { detectFormat, findFormat, JSON_KINDS } from "../sources/source-registry
 import type { SourceFormat } from "../sources/source-types.js";
 import { groupFfFiles, mergeFfLineBatches } from "../sources/strace/strace-ff-merge.js";
 import { InputError } from "../util/errors.js";
+import { type Compression, inflateHead, openContent, sniffCompression } from "./compressed-input.js";
 import type { PipelineInput } from "./ingest-pipeline.js";
 
 /** What the first lines of a log say about where it was recorded (CamFlow's machine record). */
@@ -21,7 +22,15 @@ export interface HeadContext {
 
 /** What an argument of `provflow ingest` turned out to be. */
 export type ResolvedInput =
-  | { type: "file"; path: string; format: SourceFormat; size: number | null; head?: HeadContext }
+  | {
+      type: "file";
+      path: string;
+      format: SourceFormat;
+      size: number | null;
+      head?: HeadContext;
+      /** gzip or zlib content, decompressed while read */
+      compression?: Compression;
+    }
   | { type: "ff-set"; prefix: string; paths: string[]; format: SourceFormat; size: number };
 
 /** Formats provflow cannot read, told by their file names: a hint rather than "unknown kind". */
@@ -31,18 +40,26 @@ const UNREAD_FORMATS: ReadonlyArray<[RegExp, string]> = [
 
 const HEAD_BYTES = 64 * 1024;
 
-async function readHead(path: string): Promise<string[]> {
+async function readHeadAndCompression(path: string): Promise<{ head: string[]; compression: Compression }> {
   const fh = await open(path, "r");
   try {
-    const buf = Buffer.alloc(HEAD_BYTES);
+    let buf: Buffer = Buffer.alloc(HEAD_BYTES);
     const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
-    const lines = buf.subarray(0, bytesRead).toString("utf8").split("\n");
+    buf = buf.subarray(0, bytesRead);
+    const compression = sniffCompression(buf);
+    const cut = compression !== null || bytesRead === HEAD_BYTES;
+    if (compression !== null) buf = inflateHead(buf, compression, HEAD_BYTES);
+    const lines = buf.toString("utf8").split("\n");
     // a line cut by the end of the head is dropped, unless it is the only one (a one-line JSON document)
-    if (bytesRead === HEAD_BYTES && lines.length > 1) lines.pop();
-    return lines.slice(0, 200);
+    if (cut && lines.length > 1) lines.pop();
+    return { head: lines.slice(0, 200), compression };
   } finally {
     await fh.close();
   }
+}
+
+async function readHead(path: string): Promise<string[]> {
+  return (await readHeadAndCompression(path)).head;
 }
 
 function pickFormat(head: string[], name: string, kind?: string): SourceFormat {
@@ -136,13 +153,14 @@ export async function resolveInputs(args: string[], kind?: string): Promise<Reso
       continue;
     }
     const st = await stat(p);
-    const head = await readHead(p);
+    const { head, compression } = await readHeadAndCompression(p);
     const format = pickFormat(head, p, kind);
     out.push({
       type: "file",
       path: p,
       format,
-      size: st.size,
+      size: compression ? null : st.size,
+      ...(compression ? { compression } : {}),
       ...(format.kind === "camflow" ? { head: camflowHeadContext(head) } : {}),
     });
   }
@@ -160,7 +178,11 @@ export function pipelineInputs(inputs: ResolvedInput[], ctx: RunContext, topPid?
       };
     }
     const stream =
-      input.path === "-" ? process.stdin : createReadStream(input.path, { highWaterMark: 128 << 10 });
+      input.path === "-"
+        ? process.stdin
+        : input.compression
+          ? openContent(input.path, input.compression)
+          : createReadStream(input.path, { highWaterMark: 128 << 10 });
     return {
       label: input.path,
       batches: JSON_KINDS.has(input.format.kind) ? readJsonLineBatches(stream) : readLineBatches(stream),

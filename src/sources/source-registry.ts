@@ -4,6 +4,7 @@ import { cdmFormat } from "./cdm/cdm-source.js";
 import { clingoFormat } from "./clingo/clingo-source.js";
 import { dotFormat } from "./dot/dot-source.js";
 import { ltraceFormat } from "./ltrace/ltrace-source-format.js";
+import { procmonCsvFormat } from "./procmon-csv/procmon-csv-source.js";
 import { provJsonFormat } from "./prov-json/prov-json-source.js";
 import { provJsonLdFormat } from "./prov-jsonld/prov-jsonld-source.js";
 import { provNFormat } from "./prov-n/prov-n-source.js";
@@ -28,6 +29,7 @@ export const sourceFormats: readonly SourceFormat[] = [
   cdmFormat,
   clingoFormat,
   dotFormat,
+  procmonCsvFormat,
 ];
 
 /** Kinds read from JSON: their inputs go through the JSON line reader (long lines in pieces). */
