@@ -161,7 +161,11 @@ export async function resolveInputs(args: string[], kind?: string): Promise<Reso
       format,
       size: compression ? null : st.size,
       ...(compression ? { compression } : {}),
-      ...(format.kind === "camflow" ? { head: camflowHeadContext(head) } : {}),
+      ...(format.kind === "camflow"
+        ? { head: camflowHeadContext(head) }
+        : format.headContext
+          ? { head: format.headContext(head) }
+          : {}),
     });
   }
   return out;

@@ -13,6 +13,7 @@ import { provXmlFormat } from "./prov-xml/prov-xml-source.js";
 import type { SourceFormat } from "./source-types.js";
 import { spadeJsonFormat } from "./spade/spade-json-source.js";
 import { straceFormat } from "./strace/strace-source.js";
+import { sysmonFormat } from "./sysmon/sysmon-source.js";
 
 /** Every format `provflow ingest` knows, in the order ties are broken. */
 export const sourceFormats: readonly SourceFormat[] = [
@@ -30,6 +31,7 @@ export const sourceFormats: readonly SourceFormat[] = [
   clingoFormat,
   dotFormat,
   procmonCsvFormat,
+  sysmonFormat,
 ];
 
 /** Kinds read from JSON: their inputs go through the JSON line reader (long lines in pieces). */

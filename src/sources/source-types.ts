@@ -29,4 +29,6 @@ export interface SourceFormat {
   /** how sure (0..1) this format is that these first lines are its own */
   detect(head: string[], fileName: string): number;
   createParser(opts: ParserOptions): LineParser;
+  /** what the first lines say about the machine the log was recorded on (Windows exports name it) */
+  headContext?(head: string[]): { host?: string };
 }
