@@ -5,6 +5,7 @@ import { clingoFormat } from "./clingo/clingo-source.js";
 import { dotFormat } from "./dot/dot-source.js";
 import { ltraceFormat } from "./ltrace/ltrace-source-format.js";
 import { procmonCsvFormat } from "./procmon-csv/procmon-csv-source.js";
+import { procmonXmlFormat } from "./procmon-xml/procmon-xml-source.js";
 import { provJsonFormat } from "./prov-json/prov-json-source.js";
 import { provJsonLdFormat } from "./prov-jsonld/prov-jsonld-source.js";
 import { provNFormat } from "./prov-n/prov-n-source.js";
@@ -31,6 +32,7 @@ export const sourceFormats: readonly SourceFormat[] = [
   clingoFormat,
   dotFormat,
   procmonCsvFormat,
+  procmonXmlFormat,
   sysmonFormat,
 ];
 
