@@ -645,9 +645,11 @@ export class GraphBuilder {
     const attrs: NodeAttrs = { pid, ppid, generation: 0, via };
     const cwd = parent ? parent.cwd : this.rootPid === null ? this.ctx.cwd : undefined;
     if (cwd) attrs.cwd = cwd;
-    if (parent?.node.attrs.exe) attrs.exe = parent.node.attrs.exe;
-    if (parent?.node.attrs.argv) attrs.argv = parent.node.attrs.argv;
-    const label = parent ? parent.node.label : `pid ${pid}`;
+    // a fork runs its parent's program until it execs; a Windows process is created with its own
+    const inherits = parent !== undefined && via !== "create";
+    if (inherits && parent.node.attrs.exe) attrs.exe = parent.node.attrs.exe;
+    if (inherits && parent.node.attrs.argv) attrs.argv = parent.node.attrs.argv;
+    const label = inherits ? parent.node.label : `pid ${pid}`;
     const node = this.newNode(
       "activity",
       "process",

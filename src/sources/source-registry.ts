@@ -15,6 +15,7 @@ import type { SourceFormat } from "./source-types.js";
 import { spadeJsonFormat } from "./spade/spade-json-source.js";
 import { straceFormat } from "./strace/strace-source.js";
 import { sysmonFormat } from "./sysmon/sysmon-source.js";
+import { windbgFormat } from "./windbg/windbg-source.js";
 
 /** Every format `provflow ingest` knows, in the order ties are broken. */
 export const sourceFormats: readonly SourceFormat[] = [
@@ -34,6 +35,7 @@ export const sourceFormats: readonly SourceFormat[] = [
   procmonCsvFormat,
   procmonXmlFormat,
   sysmonFormat,
+  windbgFormat,
 ];
 
 /** Kinds read from JSON: their inputs go through the JSON line reader (long lines in pieces). */

@@ -275,7 +275,8 @@ export class ProcmonMapper {
       case "CreateFile": {
         const d = this.detail(r);
         const access = d.get("Desired Access") ?? "";
-        const directory = (d.get("Options") ?? "").includes("Directory File");
+        // "Non-Directory File" is a file
+        const directory = /(?:^|, )Directory File(?:,|$)/.test(d.get("Options") ?? "");
         if (!ok) {
           out.push({
             kind: "access",
