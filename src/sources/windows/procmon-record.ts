@@ -168,7 +168,6 @@ export function isMappedOperation(op: string): boolean {
     case "CreateFile":
     case "ReadFile":
     case "WriteFile":
-    case "QueryDirectory":
     case "SetDispositionInformationFile":
     case "SetDispositionInformationEx":
     case "SetEndOfFileInformationFile":
@@ -335,20 +334,6 @@ export class ProcmonMapper {
         });
         return;
       }
-      case "QueryDirectory":
-        out.push({
-          kind: "access",
-          op: "read",
-          res,
-          call: op,
-          ts,
-          pid,
-          at,
-          ok,
-          directory: true,
-          ...(errno ? { errno } : {}),
-        });
-        return;
       case "SetDispositionInformationFile":
       case "SetDispositionInformationEx": {
         const d = this.detail(r);
