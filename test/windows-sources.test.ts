@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProvEvent } from "../src/events/event-types.js";
@@ -333,6 +333,42 @@ describe("Sysmon exports", () => {
   });
 });
 
+describe("EVTX", () => {
+  const EV = () => join(WIN, "evtx-attack-samples");
+  const shape = (s: RunSummary) => ({
+    processes: s.processes.map((p) => [p.pid, p.exe, p.argv, p.cwd, p.exit, p.start]).sort(),
+    files: s.files.map((f) => [f.path, f.created, f.deleted, f.executed, f.mapped]),
+    sockets: s.sockets.map((k) => [k.protocol, k.local, k.remote, k.role]),
+    registry: s.registry,
+  });
+  it.each([
+    "Sysmon_UACME_23",
+    "exec_persist_rundll32_mshta_scheduledtask_sysmon_1_3_11",
+    "powercat_revShell_sysmon_1_3",
+    "DE_ProcessHerpaderping_Sysmon_11_10_1_7",
+    "sysmon_13_1_12_11_perfmonUACBypass",
+  ])("%s.evtx gives what python-evtx's XML of it gives", async (name) => {
+    const bin = await ingest(join(EV(), `${name}.evtx`));
+    const xml = await ingest(join(EV(), `${name}.xml`));
+    expect(bin.problems).toEqual([]);
+    expect(bin.summary.processes.length).toBeGreaterThan(0);
+    expect(shape(bin.summary)).toEqual(shape(xml.summary));
+  });
+  it("a truncated or foreign file is a problem with its byte offset, not a crash", async () => {
+    const whole = readFileSync(join(EV(), "powercat_revShell_sysmon_1_3.evtx"));
+    const cut = join(dir, "cut.evtx");
+    writeFileSync(cut, whole.subarray(0, 4096 + 20000));
+    const r = await ingest(cut);
+    expect(r.problems.some((p) => /byte offset 4096 .*truncated/.test(p))).toBe(true);
+    const bad = join(dir, "bad.evtx");
+    const copy = Buffer.from(whole);
+    copy.write("XXXX", 4096 + 512, "latin1");
+    writeFileSync(bad, copy);
+    const b = await ingest(bad);
+    expect(b.problems.some((p) => /byte offset 4608 .*no record signature/.test(p))).toBe(true);
+  });
+});
+
 describe("logexts", () => {
   it("reads the documented line grammar", () => {
     const c = parseLogextsLine(
@@ -375,7 +411,7 @@ describe("the Windows corpus", () => {
   const files = readdirSync(WIN, { recursive: true, withFileTypes: true })
     .filter((d) => d.isFile())
     .map((d) => join(d.parentPath, d.name))
-    .filter((p) => /\.(csv|json|xml|gz|zlib)$/i.test(p) && !/PML/.test(p));
+    .filter((p) => /\.(csv|json|xml|gz|zlib|evtx)$/i.test(p) && !/PML/.test(p));
   it.each(files)("%s ingests", async (file) => {
     const { summary } = await ingest(file);
     expect(summary.processes.length).toBeGreaterThan(0);

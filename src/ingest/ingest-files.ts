@@ -3,7 +3,7 @@ import { open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { RunContext } from "../events/event-types.js";
 import { camflowHeadContext } from "../sources/camflow/camflow-source.js";
-import { readLineBatches } from "../sources/line-batches.js";
+import { readByteBatches, readLineBatches } from "../sources/line-batches.js";
 import { readJsonLineBatches } from "../sources/prov-json/json-line-batches.js";
 import { sniffJson } from "../sources/prov-json/prov-json-source.js";
 import { detectFormat, findFormat, JSON_KINDS } from "../sources/source-registry.js";
@@ -179,6 +179,22 @@ export function pipelineInputs(inputs: ResolvedInput[], ctx: RunContext, topPid?
         label: `${input.prefix}.*`,
         batches: mergeFfLineBatches(input.paths),
         parser: input.format.createParser({ file: `${input.prefix}.*`, ctx }),
+      };
+    }
+    if (input.format.binary) {
+      if (input.format.readFile && input.path === "-")
+        throw new InputError(
+          `--kind ${input.format.kind} reads a file, not stdin (its layout needs seeking)`,
+        );
+      const batches = input.format.readFile
+        ? input.format.readFile(input.path)
+        : readByteBatches(
+            input.path === "-" ? process.stdin : openContent(input.path, input.compression ?? null, 1 << 20),
+          );
+      return {
+        label: input.path,
+        batches,
+        parser: input.format.createParser({ file: input.path === "-" ? "<stdin>" : input.path, ctx }),
       };
     }
     const stream =

@@ -14,7 +14,7 @@ import { provXmlFormat } from "./prov-xml/prov-xml-source.js";
 import type { SourceFormat } from "./source-types.js";
 import { spadeJsonFormat } from "./spade/spade-json-source.js";
 import { straceFormat } from "./strace/strace-source.js";
-import { sysmonFormat } from "./sysmon/sysmon-source.js";
+import { sysmonEvtxFormat, sysmonFormat } from "./sysmon/sysmon-source.js";
 import { windbgFormat } from "./windbg/windbg-source.js";
 
 /** Every format `provflow ingest` knows, in the order ties are broken. */
@@ -35,6 +35,7 @@ export const sourceFormats: readonly SourceFormat[] = [
   procmonCsvFormat,
   procmonXmlFormat,
   sysmonFormat,
+  sysmonEvtxFormat,
   windbgFormat,
 ];
 

@@ -1,6 +1,7 @@
 import type { ProvEvent } from "../../events/event-types.js";
 import { JsonScanner } from "../prov-json/json-scanner.js";
 import type { LineParser, ParserOptions, SourceFormat } from "../source-types.js";
+import { EvtxParser } from "./evtx-parser.js";
 import { SysmonJsonReader } from "./sysmon-json-reader.js";
 import { SysmonMapper } from "./sysmon-mapper.js";
 import { SysmonXmlReader } from "./sysmon-xml-reader.js";
@@ -81,5 +82,17 @@ export const sysmonFormat: SourceFormat = {
     const m =
       /<Computer>([^<]+)<\/Computer>/.exec(text) ?? /"(?:Computer|Hostname)"\s*:\s*"([^"]+)"/.exec(text);
     return m ? { host: m[1]! } : {};
+  },
+};
+
+/** EVTX event log files (`--kind evtx`): Sysmon's events from the binary log. */
+export const sysmonEvtxFormat: SourceFormat = {
+  kind: "evtx",
+  binary: true,
+  detect(head: string[]): number {
+    return (head[0] ?? "").startsWith("ElfFile\u0000") ? 0.95 : 0;
+  },
+  createParser(opts: ParserOptions): LineParser {
+    return new EvtxParser(opts.file);
   },
 };
