@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { inflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProvEvent } from "../src/events/event-types.js";
 import { categorizePath } from "../src/graph/file-category.js";
@@ -254,6 +255,61 @@ describe("ProcMon CSV exports", () => {
   });
 });
 
+describe("ProcMon PML", () => {
+  const shape = (s: RunSummary) => ({
+    processes: [
+      ...new Set(
+        s.processes
+          .filter((p) => p.exe)
+          .map((p) => `${p.pid} ${p.exe} ${p.argv.join(" ")} ${JSON.stringify(p.exit)}`),
+      ),
+    ].sort(),
+    files: s.files
+      .filter((f) => !f.probedOnly)
+      .map(
+        (f) =>
+          `${f.path.toLowerCase()} ${f.read ? "r" : ""}${f.written ? "w" : ""}${f.created ? "c" : ""}${f.deleted ? "d" : ""}${f.mapped ? "m" : ""}${f.executed ? "x" : ""}`,
+      )
+      .sort(),
+    sockets: s.sockets
+      .map((k) => `${k.protocol} ${k.local} ${k.remote} ${k.bytesSent} ${k.bytesReceived}`)
+      .sort(),
+    registryWritten: s.registry
+      .filter((r) => r.written || r.created || r.deleted)
+      .map((r) => r.key.toLowerCase())
+      .sort(),
+  });
+  it.each([
+    ["CompressedLogfileTests64bitUTC", "Win10 x64"],
+    ["CompressedLogfileTests32bitUTC", "Win7 x86"],
+    ["CompressedLogFileUTC64Process", "process class"],
+  ])("the %s pair (%s): the PML and its CSV export give the same processes and files", async (name) => {
+    const pml = await ingest(join(PP, `${name}PML.zlib`));
+    const csv = await ingest(join(PP, `${name}CSV.zlib`));
+    expect(pml.summary.run.source).toBe("procmon-pml");
+    const a = shape(pml.summary);
+    const b = shape(csv.summary);
+    expect(a.processes).toEqual(b.processes);
+    expect(a.files).toEqual(b.files);
+    expect(a.sockets).toEqual(b.sockets);
+    expect(a.registryWritten).toEqual(b.registryWritten);
+  });
+  it("reads the computer name from the header, and reports a truncated log", async () => {
+    const { summary } = await ingest(join(PP, "CompressedLogFileUTC64ProcessPML.zlib"));
+    expect(summary.run.host).toBe("DESKTOP-6PCIALL");
+    const whole = inflateSync(readFileSync(join(PP, "CompressedLogFileUTC64ProcessPML.zlib")));
+    const cut = join(dir, "cut.pml");
+    writeFileSync(cut, whole.subarray(0, 200_000));
+    const r = await ingest(cut);
+    expect(r.problems.length).toBeGreaterThan(0);
+    expect(r.problems.join("\n")).toMatch(/byte offset \d+ .*(truncated|no process table)/);
+    const bad = join(dir, "bad.pml");
+    writeFileSync(bad, Buffer.concat([Buffer.from("PML_"), Buffer.alloc(100)]));
+    const b = await ingest(bad);
+    expect(b.problems.join("\n")).toMatch(/byte offset 0 .*truncated/);
+  });
+});
+
 describe("ProcMon XML export", () => {
   it("reads the SPADE capture: processes from the process list", async () => {
     const { summary, problems } = await ingest(join(WIN, "spade-procmon", "Logfile.XML.gz"));
@@ -411,7 +467,7 @@ describe("the Windows corpus", () => {
   const files = readdirSync(WIN, { recursive: true, withFileTypes: true })
     .filter((d) => d.isFile())
     .map((d) => join(d.parentPath, d.name))
-    .filter((p) => /\.(csv|json|xml|gz|zlib|evtx)$/i.test(p) && !/PML/.test(p));
+    .filter((p) => /\.(csv|json|xml|gz|zlib|evtx)$/i.test(p));
   it.each(files)("%s ingests", async (file) => {
     const { summary } = await ingest(file);
     expect(summary.processes.length).toBeGreaterThan(0);

@@ -5,6 +5,7 @@ import { clingoFormat } from "./clingo/clingo-source.js";
 import { dotFormat } from "./dot/dot-source.js";
 import { ltraceFormat } from "./ltrace/ltrace-source-format.js";
 import { procmonCsvFormat } from "./procmon-csv/procmon-csv-source.js";
+import { procmonPmlFormat } from "./procmon-pml/pml-source.js";
 import { procmonXmlFormat } from "./procmon-xml/procmon-xml-source.js";
 import { provJsonFormat } from "./prov-json/prov-json-source.js";
 import { provJsonLdFormat } from "./prov-jsonld/prov-jsonld-source.js";
@@ -34,6 +35,7 @@ export const sourceFormats: readonly SourceFormat[] = [
   dotFormat,
   procmonCsvFormat,
   procmonXmlFormat,
+  procmonPmlFormat,
   sysmonFormat,
   sysmonEvtxFormat,
   windbgFormat,

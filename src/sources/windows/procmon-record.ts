@@ -206,7 +206,8 @@ interface PendingChild {
 export class ProcmonMapper {
   /** live pids → instance key ("" when the export has none) */
   private readonly live = new Map<number, string>();
-  private readonly exited = new Set<number>();
+  /** pids whose process exited → the instance key it had */
+  private readonly exited = new Map<number, string>();
   private readonly lateReported = new Set<number>();
   private readonly pendingChild = new Map<number, PendingChild>();
   private readonly processInfo: Map<string, ProcmonProcessInfo> | null;
@@ -223,11 +224,7 @@ export class ProcmonMapper {
       this.skipped++;
       // a process seen only through rows left out still exists
       const liveKey = this.live.get(r.pid);
-      if (
-        liveKey === undefined
-          ? !(this.exited.has(r.pid) && r.instance === undefined)
-          : r.instance !== undefined && liveKey !== r.instance
-      ) {
+      if (liveKey === undefined ? !this.isLate(r) : r.instance !== undefined && liveKey !== r.instance) {
         this.ensureProcess(r, out);
       }
       return;
@@ -250,8 +247,8 @@ export class ProcmonMapper {
       const d = this.detail(r);
       const code = procmonNumber(d.get("Exit Status"));
       out.push({ kind: "process.exit", ts, pid, at, ...(code !== undefined ? { code } : {}) });
+      this.exited.set(pid, this.live.get(pid) ?? r.instance ?? "");
       this.live.delete(pid);
-      this.exited.add(pid);
       this.lateReported.delete(pid);
       return;
     }
@@ -275,7 +272,7 @@ export class ProcmonMapper {
         const d = this.detail(r);
         const access = d.get("Desired Access") ?? "";
         // "Non-Directory File" is a file
-        const directory = /(?:^|, )Directory File(?:,|$)/.test(d.get("Options") ?? "");
+        const directory = /(?:^|, )Directory(?: File)?(?:,|$)/.test(d.get("Options") ?? "");
         if (!ok) {
           out.push({
             kind: "access",
@@ -467,7 +464,7 @@ export class ProcmonMapper {
     if (liveKey !== undefined) {
       // the PID now names another instance (the export's process list tells them apart)
       this.endInstance(pid, r.ts, r, out);
-    } else if (this.exited.has(pid) && r.instance === undefined) {
+    } else if (this.isLate(r)) {
       if (!this.lateReported.has(pid)) {
         this.lateReported.add(pid);
         out.push({
@@ -511,6 +508,12 @@ export class ProcmonMapper {
       });
     }
     return true;
+  }
+
+  /** A row of a process after its Process Exit (the same instance, or an export without instances). */
+  private isLate(r: ProcmonRecord): boolean {
+    const key = this.exited.get(r.pid);
+    return key !== undefined && (r.instance === undefined || key === r.instance);
   }
 
   private detail(r: ProcmonRecord): Map<string, string> {
