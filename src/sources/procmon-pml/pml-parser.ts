@@ -2,6 +2,7 @@ import type { ProvEvent, SourceLocation } from "../../events/event-types.js";
 import { filetimeMicros } from "../procmon-xml/procmon-xml-parser.js";
 import type { LineParser } from "../source-types.js";
 import { ProcmonMapper, type ProcmonProcessInfo, type ProcmonRecord } from "../windows/procmon-record.js";
+import { trimNuls } from "../windows/utf16-text.js";
 
 /**
  * Process Monitor's native log (PML, version 9), from the layout reverse-engineered by procmon-parser
@@ -39,7 +40,7 @@ export function parsePmlHeader(b: Buffer): PmlHeader | string {
   const q = (o: number) => Number(b.readBigUInt64LE(o));
   const h: PmlHeader = {
     is64: b.readUInt32LE(8) !== 0,
-    computer: b.toString("utf16le", 0x0c, 0x2c).replace(/\u0000.*$/s, ""),
+    computer: trimNuls(b.toString("utf16le", 0x0c, 0x2c), true),
     events: b.readUInt32LE(0x234),
     eventsOffset: q(0x240),
     offsetsArray: q(0x248),
@@ -280,7 +281,7 @@ export class PmlParser implements LineParser {
     for (let i = 0; i < n; i++) {
       const off = b.readUInt32LE(4 + i * 4);
       const size = b.readUInt32LE(off);
-      strings[i] = b.toString("utf16le", off + 4, off + 4 + size).replace(/\u0000+$/, "");
+      strings[i] = trimNuls(b.toString("utf16le", off + 4, off + 4 + size));
     }
     this.strings = strings;
   }
@@ -320,7 +321,7 @@ export class PmlParser implements LineParser {
     for (let i = 0; i < nh; i++) {
       const ip = b.toString("hex", p, p + 16);
       const len = b.readUInt32LE(p + 16);
-      this.hosts.set(ip, b.toString("utf16le", p + 20, p + 20 + len).replace(/\u0000+$/, ""));
+      this.hosts.set(ip, trimNuls(b.toString("utf16le", p + 20, p + 20 + len)));
       p += 20 + len;
     }
     const np = b.readUInt32LE(p);
@@ -329,10 +330,7 @@ export class PmlParser implements LineParser {
       const port = b.readUInt16LE(p);
       const tcp = b.readUInt16LE(p + 2) !== 0;
       const len = b.readUInt32LE(p + 4);
-      this.ports.set(
-        `${port}/${tcp ? 1 : 0}`,
-        b.toString("utf16le", p + 8, p + 8 + len).replace(/\u0000+$/, ""),
-      );
+      this.ports.set(`${port}/${tcp ? 1 : 0}`, trimNuls(b.toString("utf16le", p + 8, p + 8 + len)));
       p += 8 + len;
     }
   }

@@ -18,7 +18,8 @@ export const procmonPmlFormat: SourceFormat = {
     const first = head[0] ?? "";
     const name = first
       .slice(12, 44)
-      .replace(/\u0000/g, "")
+      .split("\u0000")
+      .join("")
       .replace(/[^\w.-].*$/s, "");
     return name ? { host: name } : {};
   },

@@ -1,3 +1,4 @@
+import { trimNuls } from "../windows/utf16-text.js";
 /**
  * Binary XML of Windows event logs (EVTX "BinXml", as documented by libevtx and python-evtx's
  * format notes): the tokens of one event record, read against the 64 KiB chunk that holds it
@@ -79,9 +80,9 @@ function valueText(v: SubValue, chunk: Buffer, names: Map<number, string>, depth
     case 0x00:
       return "";
     case 0x01:
-      return b.toString("utf16le").replace(/\u0000+$/, "");
+      return trimNuls(b.toString("utf16le"));
     case 0x02:
-      return b.toString("latin1").replace(/\u0000+$/, "");
+      return trimNuls(b.toString("latin1"));
     case 0x03:
       return b.length >= 1 ? String(b.readInt8(0)) : "";
     case 0x04:
