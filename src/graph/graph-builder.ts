@@ -271,6 +271,9 @@ export class GraphBuilder {
   private readonly files = new Map<string, FileState>();
   /** Windows registry keys and values by their normalised name */
   private readonly registry = new Map<string, RegistryState>();
+  /** registry keys and Windows paths as written → their state: spellings seen again skip normalising */
+  private readonly registryByName = new Map<string, RegistryState>();
+  private readonly windowsKeys = new Map<string, string>();
   private readonly pipes = new Map<string, GraphNode>();
   private readonly sockets = new Map<string, GraphNode>();
   private readonly socketByInode = new Map<string, GraphNode>();
@@ -867,8 +870,16 @@ export class GraphBuilder {
   }
 
   private file(filePath: string, type: "file" | "directory" | "device"): FileState {
-    const windows = isWindowsPath(filePath);
-    const key = windows ? normalizeWindowsPath(filePath) : filePath;
+    const windows = filePath.charCodeAt(0) !== 47 /* / */ && isWindowsPath(filePath);
+    let key = filePath;
+    if (windows) {
+      const k = this.windowsKeys.get(filePath);
+      if (k !== undefined) key = k;
+      else {
+        key = ownString(normalizeWindowsPath(filePath));
+        this.windowsKeys.set(ownString(filePath), key);
+      }
+    }
     let f = this.files.get(key);
     if (f) {
       if (type === "directory" && f.type === "file") {
@@ -907,7 +918,7 @@ export class GraphBuilder {
       copyBy: 0,
       copySeq: 0,
     };
-    this.files.set(windows ? ownString(key) : filePath, f);
+    this.files.set(key, f);
     if (t === "directory") this.stats.directories++;
     else if (t === "device") this.stats.devices++;
     else this.stats.files++;
@@ -1199,6 +1210,8 @@ export class GraphBuilder {
   // ---------------------------------------------------------------- Windows registry
 
   private registryNode(key: string): RegistryState {
+    const known = this.registryByName.get(key);
+    if (known) return known;
     const norm = normalizeRegistryKey(key);
     let r = this.registry.get(norm);
     if (!r) {
@@ -1216,6 +1229,7 @@ export class GraphBuilder {
       this.registry.set(ownString(norm), r);
       this.stats.registry++;
     }
+    this.registryByName.set(ownString(key), r);
     return r;
   }
 

@@ -36,6 +36,11 @@ export type ResolvedInput =
 /** Formats provflow cannot read, told by their file names: a hint rather than "unknown kind". */
 const UNREAD_FORMATS: ReadonlyArray<[RegExp, string]> = [
   [/\.(rdf|owl|n3)$/i, "RDF/XML or N3 (PROV-O in Turtle, TriG, N-Triples or N-Quads is read)"],
+  [
+    /\.etl$/i,
+    "an ETW trace (.etl; Windows activity is read from Sysmon JSON/XML/EVTX and ProcMon CSV/XML/PML)",
+  ],
+  [/\.pmc$/i, "a Process Monitor configuration (.pmc), not a log (ProcMon's CSV, XML and PML logs are read)"],
 ];
 
 const HEAD_BYTES = 64 * 1024;
@@ -78,11 +83,11 @@ function pickFormat(head: string[], name: string, kind?: string): SourceFormat {
         : UNREAD_FORMATS.find(([re]) => re.test(name));
     if (unread) {
       throw new InputError(
-        `${name}: looks like ${unread[1]}, which provflow does not read (it reads strace, ltrace, audit logs, PROV-JSON, PROV-N, PROV-XML, PROV-O, PROV-JSONLD, CamFlow, SPADE JSON, DARPA TC CDM JSON, ProvMark clingo facts and Graphviz DOT)`,
+        `${name}: looks like ${unread[1]}, which provflow does not read (it reads strace, ltrace, audit logs, PROV-JSON, PROV-N, PROV-XML, PROV-O, PROV-JSONLD, CamFlow, SPADE JSON, DARPA TC CDM JSON, ProvMark clingo facts, Graphviz DOT, Process Monitor CSV/XML/PML, Sysmon JSON/XML/EVTX and WinDbg logexts logs)`,
       );
     }
     throw new InputError(
-      `${name}: cannot tell what kind of log this is (give --kind strace, ltrace, audit, prov, camflow, spade, cdm, clingo or dot)`,
+      `${name}: cannot tell what kind of log this is (give --kind strace, ltrace, audit, prov, camflow, spade, cdm, clingo, dot, procmon-csv, procmon-xml, procmon-pml, sysmon, evtx or windbg)`,
     );
   }
   return found.format;
