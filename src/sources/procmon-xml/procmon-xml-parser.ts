@@ -1,5 +1,4 @@
-import { createRequire } from "node:module";
-import type { SaxesParser, SaxesTagPlain } from "saxes";
+import type { SaxesTagPlain } from "saxes";
 import type { ProvEvent, RunContext, SourceLocation } from "../../events/event-types.js";
 import type { LineParser } from "../source-types.js";
 import {
@@ -10,14 +9,7 @@ import {
   parseProcmonDate,
   parseTimeOfDay,
 } from "../windows/procmon-record.js";
-
-let saxesModule: typeof import("saxes") | undefined;
-function saxes(): typeof import("saxes") {
-  saxesModule ??= createRequire(import.meta.url)("saxes") as typeof import("saxes");
-  return saxesModule;
-}
-
-const MAX_FIELD_CHARS = 1 << 20;
+import { XmlElementStream } from "../windows/xml-element-stream.js";
 
 /** A FILETIME (100 ns since 1601, UTC) as µs since the epoch; null for 0 (not ended). */
 export function filetimeMicros(ft: bigint): number | null {
@@ -34,17 +26,15 @@ export function filetimeMicros(ft: bigint): number | null {
  * problem with its line and the rest of the input is skipped.
  */
 export class ProcmonXmlParser implements LineParser {
-  private readonly parser: SaxesParser;
+  private readonly xml: XmlElementStream;
   private readonly processes = new Map<string, ProcmonProcessInfo>();
   private readonly mapper = new ProcmonMapper(this.processes);
   private out: ProvEvent[] = [];
   private section: "process" | "event" | null = null;
   private depth = 0;
   private fields: Record<string, string> = {};
-  private text = "";
   private itemLine = 0;
   private started = false;
-  private broken = false;
   private sawRoot = false;
   private lastTs = 0;
   private lastAt: SourceLocation;
@@ -57,47 +47,26 @@ export class ProcmonXmlParser implements LineParser {
   ) {
     this.defaultDay = ctx.date ? (parseProcmonDate(ctx.date) ?? 0) : 0;
     this.lastAt = { file, line: 1 };
-    const S = saxes().SaxesParser;
-    this.parser = new S();
-    this.parser.on("opentag", (t) => this.open(t as SaxesTagPlain));
-    this.parser.on("closetag", (t) => this.close(t as SaxesTagPlain));
-    this.parser.on("text", (t) => {
-      if (this.text.length < MAX_FIELD_CHARS) this.text += t;
-    });
-    this.parser.on("error", (e) => {
-      if (this.broken) return;
-      this.broken = true;
-      this.out.push({
-        kind: "problem",
-        at: { file: this.file, line: this.parser.line },
-        message: `malformed XML: ${e.message.split("\n")[0]}; the rest of this input is skipped`,
-      });
-    });
+    this.xml = new XmlElementStream(
+      file,
+      { open: (t, line) => this.open(t, line), close: (t, text) => this.close(t, text) },
+      this.out,
+    );
   }
 
   push(lines: string[], _firstLine: number): ProvEvent[] {
-    if (lines.length === 0 || this.broken) return this.take();
+    if (lines.length === 0 || this.xml.broken) return this.take();
     let text = lines.join("\n");
     if (!this.started && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     text = this.started ? `\n${text}` : text;
     this.started = true;
-    try {
-      this.parser.write(text);
-    } catch {
-      // reported by the error handler
-    }
+    this.xml.write(text);
     return this.take();
   }
 
   end(): ProvEvent[] {
-    if (!this.broken && this.started) {
-      try {
-        this.parser.close();
-      } catch {
-        // reported by the error handler
-      }
-    }
-    if (!this.sawRoot && !this.broken) {
+    if (this.started) this.xml.close();
+    if (!this.sawRoot && !this.xml.broken) {
       this.out.push({
         kind: "problem",
         at: { file: this.file, line: 1 },
@@ -114,18 +83,17 @@ export class ProcmonXmlParser implements LineParser {
     return o;
   }
 
-  private open(t: SaxesTagPlain): void {
+  private open(t: SaxesTagPlain, line: number): void {
     this.depth++;
-    this.text = "";
     if (t.name === "procmon") this.sawRoot = true;
     if (this.section === null && (t.name === "process" || t.name === "event") && this.depth === 3) {
       this.section = t.name;
       this.fields = {};
-      this.itemLine = this.parser.line;
+      this.itemLine = line;
     }
   }
 
-  private close(t: SaxesTagPlain): void {
+  private close(t: SaxesTagPlain, text: string): void {
     this.depth--;
     if (this.section === null) return;
     if (this.depth === 2 && t.name === this.section) {
@@ -135,8 +103,7 @@ export class ProcmonXmlParser implements LineParser {
       return;
     }
     // only the item's own children (a process's modulelist is left out)
-    if (this.depth === 3) this.fields[t.name] = this.text;
-    this.text = "";
+    if (this.depth === 3) this.fields[t.name] = text;
   }
 
   private process(): void {

@@ -1,16 +1,7 @@
-import { createRequire } from "node:module";
-import type { SaxesParser, SaxesTagPlain } from "saxes";
+import type { SaxesTagPlain } from "saxes";
 import type { ProvEvent } from "../../events/event-types.js";
+import { XmlElementStream } from "../windows/xml-element-stream.js";
 import { parseSysmonTime, type SysmonMapper } from "./sysmon-mapper.js";
-
-let saxesModule: typeof import("saxes") | undefined;
-function saxes(): typeof import("saxes") {
-  saxesModule ??= createRequire(import.meta.url)("saxes") as typeof import("saxes");
-  return saxesModule;
-}
-
-/** A field's text is capped: an event is small, a broken file must not grow one without end. */
-const MAX_FIELD_CHARS = 1 << 20;
 
 /**
  * Windows event XML (`wevtutil qe /f:xml`, python-evtx's evtx_dump, Get-WinEvent ToXml), one
@@ -19,16 +10,14 @@ const MAX_FIELD_CHARS = 1 << 20;
  * Malformed XML is one problem with its line; the rest of the input is skipped.
  */
 export class SysmonXmlReader {
-  private readonly parser: SaxesParser;
+  private readonly xml: XmlElementStream;
   private out: ProvEvent[] = [];
   private path: string[] = [];
   private fields: Record<string, string> | null = null;
   private eventId = "";
   private system: Record<string, string> = {};
   private dataName: string | null = null;
-  private text = "";
   private eventLine = 0;
-  broken = false;
   private started = false;
   events = 0;
   otherProviders = 0;
@@ -38,23 +27,13 @@ export class SysmonXmlReader {
     private readonly file: string,
     private readonly mapper: SysmonMapper,
   ) {
-    const S = saxes().SaxesParser;
-    // the fragments have no single root: wrap them
-    this.parser = new S({ fragment: true });
-    this.parser.on("opentag", (t) => this.open(t as SaxesTagPlain));
-    this.parser.on("closetag", (t) => this.close(t as SaxesTagPlain));
-    this.parser.on("text", (t) => {
-      if (this.text.length < MAX_FIELD_CHARS) this.text += t;
-    });
-    this.parser.on("error", (e) => {
-      if (this.broken) return;
-      this.broken = true;
-      this.out.push({
-        kind: "problem",
-        at: { file: this.file, line: this.parser.line },
-        message: `malformed XML: ${e.message.split("\n")[0]}; the rest of this input is skipped`,
-      });
-    });
+    // the events follow one another without a single root
+    this.xml = new XmlElementStream(
+      file,
+      { open: (t, line) => this.open(t, line), close: (t, text) => this.close(t, text) },
+      this.out,
+      true,
+    );
   }
 
   write(text: string): ProvEvent[] {
@@ -63,25 +42,13 @@ export class SysmonXmlReader {
       this.started = true;
       text = text.replace(/^\s*<\?xml[^>]*\?>/, "");
     }
-    if (!this.broken) {
-      try {
-        this.parser.write(text);
-      } catch {
-        // reported by the error handler
-      }
-    }
+    this.xml.write(text);
     return this.take();
   }
 
   end(): ProvEvent[] {
-    if (!this.broken) {
-      try {
-        this.parser.close();
-      } catch {
-        // reported by the error handler
-      }
-    }
-    if (this.fields !== null && !this.broken) {
+    this.xml.close();
+    if (this.fields !== null && !this.xml.broken) {
       this.out.push({
         kind: "problem",
         at: { file: this.file, line: this.eventLine },
@@ -102,16 +69,15 @@ export class SysmonXmlReader {
     return i >= 0 ? name.slice(i + 1) : name;
   }
 
-  private open(t: SaxesTagPlain): void {
+  private open(t: SaxesTagPlain, line: number): void {
     const name = this.local(t.name);
     this.path.push(name);
-    this.text = "";
     if (name === "Event") {
       this.fields = {};
       this.system = {};
       this.eventId = "";
       this.provider = "";
-      this.eventLine = this.parser.line;
+      this.eventLine = line;
       return;
     }
     if (this.fields === null) return;
@@ -121,18 +87,17 @@ export class SysmonXmlReader {
       this.dataName = t.attributes.Name !== undefined ? String(t.attributes.Name) : null;
   }
 
-  private close(t: SaxesTagPlain): void {
+  private close(t: SaxesTagPlain, text: string): void {
     const name = this.local(t.name);
     this.path.pop();
     if (this.fields === null) return;
-    if (name === "EventID") this.eventId = this.text.trim();
+    if (name === "EventID") this.eventId = text.trim();
     else if (name === "Computer" || name === "EventRecordID" || name === "Channel")
-      this.system[name] = this.text.trim();
+      this.system[name] = text.trim();
     else if (name === "Data" && this.dataName !== null) {
-      this.fields[this.dataName] = this.text;
+      this.fields[this.dataName] = text;
       this.dataName = null;
     } else if (name === "Event") this.finishEvent();
-    this.text = "";
   }
 
   private finishEvent(): void {

@@ -1,4 +1,4 @@
-import type { ProvEvent, SourceLocation } from "../../events/event-types.js";
+import type { AccessEvent, FileOp, ProvEvent, SourceLocation } from "../../events/event-types.js";
 import { splitWindowsCommandLine } from "../../graph/windows-path.js";
 
 /**
@@ -262,75 +262,49 @@ export class ProcmonMapper {
       return;
     }
     if (path.length === 0) return;
-    const res = { type: "file" as const, path };
     const errno = ok ? undefined : r.result;
+    /** an access to the row's path by the row's process */
+    const access = (fileOp: FileOp, extra: Partial<AccessEvent> = {}) =>
+      out.push({
+        kind: "access",
+        op: fileOp,
+        res: { type: "file", path },
+        call: op,
+        ts,
+        pid,
+        at,
+        ok,
+        ...(errno ? { errno } : {}),
+        ...extra,
+      });
     switch (op) {
       case "Load Image":
-        out.push({ kind: "access", op: "map", res, call: op, ts, pid, at, ok, ...(errno ? { errno } : {}) });
+        access("map");
         return;
       case "CreateFile": {
         const d = this.detail(r);
-        const access = d.get("Desired Access") ?? "";
-        // "Non-Directory File" is a file
+        // "Directory" (or "Directory File") among the options; "Non-Directory File" is a file
         const directory = /(?:^|, )Directory(?: File)?(?:,|$)/.test(d.get("Options") ?? "");
         if (!ok) {
-          out.push({
-            kind: "access",
-            op: "open",
-            res,
-            call: op,
-            ts,
-            pid,
-            at,
-            ok,
-            errno: r.result,
-            directory,
-          });
+          access("open", { directory });
           return;
         }
         const result = d.get("OpenResult") ?? "";
         const create = result === "Created";
         const truncate = result === "Overwritten" || result === "Superseded";
-        const read = READ_ACCESS.test(access);
-        const write = WRITE_ACCESS.test(access) || create || truncate;
-        if (!read && !write && !create) {
-          out.push({ kind: "access", op: "probe", res, call: op, ts, pid, at, ok, directory });
-          return;
-        }
-        out.push({
-          kind: "access",
-          op: directory && create ? "mkdir" : "open",
-          res,
-          call: op,
-          ts,
-          pid,
-          at,
-          ok,
-          read,
-          write,
-          create,
-          truncate,
-          directory,
-        });
+        const desired = d.get("Desired Access") ?? "";
+        const read = READ_ACCESS.test(desired);
+        const write = WRITE_ACCESS.test(desired) || create || truncate;
+        if (!read && !write) access("probe", { directory });
+        else access(directory && create ? "mkdir" : "open", { read, write, create, truncate, directory });
         return;
       }
       case "ReadFile":
-      case "WriteFile": {
-        const bytes = procmonNumber(this.detail(r).get("Length")) ?? 0;
-        out.push({
-          kind: "access",
-          op: op === "ReadFile" ? "read" : "write",
-          res,
-          call: op,
-          ts,
-          pid,
-          at,
-          ok,
-          bytes,
-          ...(errno ? { errno } : {}),
+      case "WriteFile":
+        access(op === "ReadFile" ? "read" : "write", {
+          bytes: procmonNumber(this.detail(r).get("Length")) ?? 0,
         });
         return;
-      }
       case "SetDispositionInformationFile":
       case "SetDispositionInformationEx": {
         const d = this.detail(r);
@@ -338,36 +312,12 @@ export class ProcmonMapper {
           op === "SetDispositionInformationFile"
             ? d.get("Delete") === "True"
             : (d.get("Flags") ?? "").includes("FILE_DISPOSITION_DELETE");
-        if (!del) return;
-        out.push({
-          kind: "access",
-          op: "delete",
-          res,
-          call: op,
-          ts,
-          pid,
-          at,
-          ok,
-          ...(errno ? { errno } : {}),
-        });
+        if (del) access("delete");
         return;
       }
-      case "SetEndOfFileInformationFile": {
-        const eof = procmonNumber(this.detail(r).get("EndOfFile"));
-        out.push({
-          kind: "access",
-          op: eof === 0 ? "truncate" : "write",
-          res,
-          call: op,
-          ts,
-          pid,
-          at,
-          ok,
-          bytes: 0,
-          ...(errno ? { errno } : {}),
-        });
+      case "SetEndOfFileInformationFile":
+        access(procmonNumber(this.detail(r).get("EndOfFile")) === 0 ? "truncate" : "write", { bytes: 0 });
         return;
-      }
     }
     if (RENAME_OPS.has(op)) {
       const to = this.detail(r).get("FileName");
@@ -478,10 +428,11 @@ export class ProcmonMapper {
     this.exited.delete(pid);
     const info = r.instance !== undefined ? this.processInfo?.get(r.instance) : undefined;
     const ppid = info?.parentPid ?? r.parentPid ?? null;
-    const start = info?.start ?? r.ts;
+    // the process list's start time (often long before the capture) is an attribute: the process
+    // enters the graph when the capture first sees it, as it does from a CSV export
     out.push({
       kind: "process.start",
-      ts: Math.min(start, r.ts),
+      ts: r.ts,
       pid,
       ppid,
       via: "attach",
@@ -493,7 +444,7 @@ export class ProcmonMapper {
     if (cmd || exe) {
       out.push({
         kind: "process.exec",
-        ts: Math.min(start, r.ts),
+        ts: r.ts,
         pid,
         exe: exe || splitWindowsCommandLine(cmd)[0] || "",
         argv: splitWindowsCommandLine(cmd),
@@ -504,6 +455,7 @@ export class ProcmonMapper {
           ...(info?.user ? { user: info.user } : {}),
           ...(info?.integrity ? { integrity: info.integrity } : {}),
           startedBeforeCapture: true,
+          ...(info?.start ? { createTime: info.start } : {}),
         },
       });
     }
