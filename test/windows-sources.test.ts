@@ -468,6 +468,14 @@ describe("the Windows corpus", () => {
     .filter((d) => d.isFile())
     .map((d) => join(d.parentPath, d.name))
     .filter((p) => /\.(csv|json|xml|gz|zlib|evtx)$/i.test(p));
+  it("refuses the ETW trace and the ProcMon configuration with a hint, as input errors", async () => {
+    await expect(
+      ingest(join(WIN, "evtx-attack-samples", "etw_ad_netlogon_provider_zerologon_mimikatz.etl")),
+    ).rejects.toThrow(/ETW trace/);
+    await expect(ingest(join(WIN, "spade-procmon", "spade.reporter.ProcMon.pmc"))).rejects.toThrow(
+      /Process Monitor configuration/,
+    );
+  });
   it.each(files)("%s ingests", async (file) => {
     const { summary } = await ingest(file);
     expect(summary.processes.length).toBeGreaterThan(0);
