@@ -225,7 +225,12 @@ export class ProcmonCsvParser implements LineParser {
       out.push({ kind: "problem", at, message: `PID is not a number: ${f[h.pid]}` });
       return;
     }
-    // rows of operations not mapped need no time, detail or path: only their process matters
+    // rows of operations not mapped, of a process already known, add nothing: not even their time is read
+    const mapped = isMappedOperation(op);
+    if (!mapped && this.mapper.knows(pid)) {
+      this.mapper.skipped++;
+      return;
+    }
     const ts = this.time(f, at, out);
     const rec: ProcmonRecord = {
       ts,
@@ -233,7 +238,7 @@ export class ProcmonCsvParser implements LineParser {
       operation: op,
       path: h.path >= 0 ? f[h.path]! : "",
       result: h.result >= 0 ? f[h.result]! : "SUCCESS",
-      detail: h.detail >= 0 && isMappedOperation(op) ? f[h.detail]! : "",
+      detail: h.detail >= 0 && mapped ? f[h.detail]! : "",
       at,
     };
     if (h.name >= 0) rec.processName = f[h.name]!;

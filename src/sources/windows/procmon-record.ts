@@ -218,6 +218,14 @@ export class ProcmonMapper {
     this.processInfo = processInfo ?? null;
   }
 
+  /**
+   * Whether a row of this pid (from an export without instances) that is not mapped would add
+   * nothing: its process is live, or ended (a late row, left out).
+   */
+  knows(pid: number): boolean {
+    return this.live.get(pid) === "" || this.exited.get(pid) !== undefined;
+  }
+
   map(r: ProcmonRecord, out: ProvEvent[]): void {
     const op = r.operation;
     if (!isMappedOperation(op)) {
