@@ -5,6 +5,7 @@ import { inflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProvEvent } from "../src/events/event-types.js";
 import { categorizePath } from "../src/graph/file-category.js";
+import { diffRunSummaries } from "../src/graph/run-diff.js";
 import { buildRunSummary, type RunSummary } from "../src/graph/run-summary.js";
 import {
   normalizeRegistryKey,
@@ -293,6 +294,17 @@ describe("ProcMon PML", () => {
     expect(a.files).toEqual(b.files);
     expect(a.sockets).toEqual(b.sockets);
     expect(a.registryWritten).toEqual(b.registryWritten);
+    // and provflow diff, which compares the process tree, files, sockets and registry writes, agrees
+    const d = diffRunSummaries(csv.summary, pml.summary, null, null);
+    expect(
+      d.processes.added.concat(
+        d.processes.removed,
+        d.files.added,
+        d.files.removed,
+        d.registry.added,
+        d.registry.removed,
+      ),
+    ).toEqual([]);
   });
   it("reads the computer name from the header, and reports a truncated log", async () => {
     const { summary } = await ingest(join(PP, "CompressedLogFileUTC64ProcessPML.zlib"));
