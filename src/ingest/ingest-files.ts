@@ -45,7 +45,9 @@ const UNREAD_FORMATS: ReadonlyArray<[RegExp, string]> = [
 
 const HEAD_BYTES = 64 * 1024;
 
-async function readHeadAndCompression(path: string): Promise<{ head: string[]; compression: Compression }> {
+async function readHeadAndCompression(
+  path: string,
+): Promise<{ head: string[]; compression: Compression; bytes: Buffer }> {
   const fh = await open(path, "r");
   try {
     let buf: Buffer = Buffer.alloc(HEAD_BYTES);
@@ -57,7 +59,7 @@ async function readHeadAndCompression(path: string): Promise<{ head: string[]; c
     const lines = buf.toString("utf8").split("\n");
     // a line cut by the end of the head is dropped, unless it is the only one (a one-line JSON document)
     if (cut && lines.length > 1) lines.pop();
-    return { head: lines.slice(0, 200), compression };
+    return { head: lines.slice(0, 200), compression, bytes: buf };
   } finally {
     await fh.close();
   }
@@ -158,7 +160,7 @@ export async function resolveInputs(args: string[], kind?: string): Promise<Reso
       continue;
     }
     const st = await stat(p);
-    const { head, compression } = await readHeadAndCompression(p);
+    const { head, compression, bytes } = await readHeadAndCompression(p);
     const format = pickFormat(head, p, kind);
     out.push({
       type: "file",
@@ -169,7 +171,7 @@ export async function resolveInputs(args: string[], kind?: string): Promise<Reso
       ...(format.kind === "camflow"
         ? { head: camflowHeadContext(head) }
         : format.headContext
-          ? { head: format.headContext(head) }
+          ? { head: format.headContext(head, bytes) }
           : {}),
     });
   }

@@ -33,7 +33,7 @@ export interface SourceFormat {
   detect(head: string[], fileName: string): number;
   createParser(opts: ParserOptions): LineParser;
   /** what the first lines say about the machine the log was recorded on (Windows exports name it) */
-  headContext?(head: string[]): { host?: string };
+  headContext?(head: string[], headBytes?: Buffer): { host?: string };
   /** a binary format: its input is read as bytes (LineParser.pushBytes), not as lines */
   binary?: boolean;
   /**

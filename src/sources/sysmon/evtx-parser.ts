@@ -18,6 +18,28 @@ const RECORD_MAGIC = 0x00002a2a;
  * providers' are counted and left out. A damaged chunk or record is a problem at its byte offset;
  * the next chunk is read anyway. At most one chunk is held in memory.
  */
+/**
+ * The machine an EVTX file was recorded on: the Computer of its first record, read from the first
+ * bytes of the file (the file header and the start of the first chunk).
+ */
+export function evtxComputer(head: Buffer): string | undefined {
+  if (head.length < FILE_HEADER + 512 + 24 || head.toString("latin1", 0, 8) !== FILE_MAGIC) return undefined;
+  const chunk = head.subarray(FILE_HEADER, FILE_HEADER + CHUNK);
+  if (chunk.toString("latin1", 0, 8) !== CHUNK_MAGIC || chunk.readUInt32LE(512) !== RECORD_MAGIC)
+    return undefined;
+  const size = chunk.readUInt32LE(512 + 4);
+  if (512 + size > chunk.length) return undefined;
+  try {
+    const nodes = new BinXmlReader(chunk, new Map()).readRecord(512 + 24, 512 + size - 4);
+    const ev = nodes.find((n): n is XElement => typeof n !== "string" && n.name === "Event");
+    const sys = ev && childNamed(ev, "System");
+    const c = sys && childNamed(sys, "Computer");
+    return c ? textOf(c) || undefined : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class EvtxParser implements LineParser {
   readonly mapper = new SysmonMapper();
   private carry: Buffer[] = [];

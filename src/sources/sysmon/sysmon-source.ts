@@ -1,7 +1,7 @@
 import type { ProvEvent } from "../../events/event-types.js";
 import { JsonScanner } from "../prov-json/json-scanner.js";
 import type { LineParser, ParserOptions, SourceFormat } from "../source-types.js";
-import { EvtxParser } from "./evtx-parser.js";
+import { EvtxParser, evtxComputer } from "./evtx-parser.js";
 import { SysmonJsonReader } from "./sysmon-json-reader.js";
 import { SysmonMapper } from "./sysmon-mapper.js";
 import { SysmonXmlReader } from "./sysmon-xml-reader.js";
@@ -94,5 +94,9 @@ export const sysmonEvtxFormat: SourceFormat = {
   },
   createParser(opts: ParserOptions): LineParser {
     return new EvtxParser(opts.file);
+  },
+  headContext(_head: string[], headBytes?: Buffer): { host?: string } {
+    const host = headBytes ? evtxComputer(headBytes) : undefined;
+    return host ? { host } : {};
   },
 };
