@@ -421,6 +421,9 @@ describe("EVTX", () => {
     expect(bin.problems).toEqual([]);
     expect(bin.summary.processes.length).toBeGreaterThan(0);
     expect(shape(bin.summary)).toEqual(shape(xml.summary));
+    // the machine is the one the log names (its first record's Computer), in both
+    expect(bin.summary.run.host).toBe(xml.summary.run.host);
+    expect(bin.summary.run.host).not.toBe("localhost");
   });
   it("a truncated or foreign file is a problem with its byte offset, not a crash", async () => {
     const whole = readFileSync(join(EV(), "powercat_revShell_sysmon_1_3.evtx"));
