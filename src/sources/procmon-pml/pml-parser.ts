@@ -1,6 +1,6 @@
 import type { ProvEvent, SourceLocation } from "../../events/event-types.js";
-import { filetimeMicros } from "../procmon-xml/procmon-xml-parser.js";
 import type { LineParser } from "../source-types.js";
+import { filetimeMicros } from "../windows/filetime.js";
 import { ProcmonMapper, type ProcmonProcessInfo, type ProcmonRecord } from "../windows/procmon-record.js";
 import { trimNuls } from "../windows/utf16-text.js";
 
@@ -292,7 +292,6 @@ export class PmlParser implements LineParser {
 
   private readProcesses(b: Buffer): void {
     const n = b.readUInt32LE(0);
-    const ptr = this.header!.is64 ? 8 : 4;
     for (let i = 0; i < n; i++) {
       const o = b.readUInt32LE(4 + n * 4 + i * 4);
       const index = b.readUInt32LE(o);
@@ -308,7 +307,6 @@ export class PmlParser implements LineParser {
         imagePath: this.str(b.readUInt32LE(o + 0x44)),
         commandLine: this.str(b.readUInt32LE(o + 0x48)),
       };
-      void ptr;
       this.processes.set(index, info);
       this.infoByIndex.set(String(index), info);
     }

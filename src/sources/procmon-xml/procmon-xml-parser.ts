@@ -1,6 +1,7 @@
 import type { SaxesTagPlain } from "saxes";
 import type { ProvEvent, RunContext, SourceLocation } from "../../events/event-types.js";
 import type { LineParser } from "../source-types.js";
+import { filetimeMicros } from "../windows/filetime.js";
 import {
   isMappedOperation,
   ProcmonMapper,
@@ -10,12 +11,6 @@ import {
   parseTimeOfDay,
 } from "../windows/procmon-record.js";
 import { XmlElementStream } from "../windows/xml-element-stream.js";
-
-/** A FILETIME (100 ns since 1601, UTC) as µs since the epoch; null for 0 (not ended). */
-export function filetimeMicros(ft: bigint): number | null {
-  if (ft === 0n) return null;
-  return Number(ft / 10n - 11644473600000000n);
-}
 
 /**
  * Process Monitor's XML export: `<procmon><processlist>` (one `<process>` per process instance,

@@ -1,4 +1,6 @@
+import { filetimeIso } from "../windows/filetime.js";
 import { trimNuls } from "../windows/utf16-text.js";
+
 /**
  * Binary XML of Windows event logs (EVTX "BinXml", as documented by libevtx and python-evtx's
  * format notes): the tokens of one event record, read against the 64 KiB chunk that holds it
@@ -61,16 +63,6 @@ function sidText(b: Buffer): string {
   const parts = [`S-${b[0]}-${auth}`];
   for (let i = 0; i < count && 8 + i * 4 + 4 <= b.length; i++) parts.push(String(b.readUInt32LE(8 + i * 4)));
   return parts.join("-");
-}
-
-/** A FILETIME as ISO 8601 with 7 fraction digits (the form wevtutil writes). */
-export function filetimeIso(ft: bigint): string {
-  const unix100ns = ft - 116444736000000000n;
-  const ms = Number(unix100ns / 10000n);
-  const rest = Number(unix100ns % 10000000n);
-  const d = new Date(ms);
-  if (Number.isNaN(d.getTime())) return "";
-  return `${d.toISOString().slice(0, 19)}.${String(rest).padStart(7, "0")}Z`;
 }
 
 /** A substitution value as text (the way event viewers print it). */
