@@ -918,7 +918,8 @@ export class GraphBuilder {
       copyBy: 0,
       copySeq: 0,
     };
-    this.files.set(key, f);
+    // the path as owned (not a slice of a read chunk), or its normal form
+    this.files.set(windows ? key : filePath, f);
     if (t === "directory") this.stats.directories++;
     else if (t === "device") this.stats.devices++;
     else this.stats.files++;
