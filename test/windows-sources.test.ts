@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { inflateSync } from "node:zlib";
@@ -21,10 +21,7 @@ import { parseDetail, parseTimeOfDay, procmonNumber } from "../src/sources/windo
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.js";
 import { CORPUS, tempDir } from "./helpers/cli.js";
 
-// the corpus beside the repository (a worktree sits one level deeper than the main checkout)
-const WIN =
-  [join(CORPUS, "windows"), "/work/shared/corpus/windows"].find((d) => existsSync(d)) ??
-  join(CORPUS, "windows");
+const WIN = join(CORPUS, "windows");
 const PP = join(WIN, "procmon-parser");
 
 let dir: string;
