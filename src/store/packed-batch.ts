@@ -1,4 +1,4 @@
-import { takeAttrsJson } from "../events/attrs-text.js";
+import { takeKeptJson } from "../events/attrs-text.js";
 import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
 import type { Batch, Problem, Step } from "./store-types.js";
 
@@ -9,20 +9,61 @@ import type { Batch, Problem, Step } from "./store-types.js";
  * array of strings and numbers costs a fraction of the clone of nested attribute objects (each key
  * of each object written and read back), and the attributes are serialized on the thread that
  * built them, so the writer thread does little but SQLite.
+ *
+ * The attributes are ATTRS_WIDTH values: when their text was kept as bytes in shared memory
+ * (events/attrs-text.ts), the index of that memory in `buffers`, the start and end of the bytes,
+ * and the rest of the text (the added attributes and the closing brace); otherwise -1, 0, 0 and
+ * the whole text. Shared memory crosses threads without a copy.
  */
 export interface PackedBatch {
-  /** NODE_WIDTH values per node: id, kind, type, gid, version, label, start, end, attrs (JSON) */
+  /** NODE_WIDTH values per node: id, kind, type, gid, version, label, start, end, attrs… */
   nodes: unknown[];
-  /** EDGE_WIDTH values per edge: id, type, op, from, to, ts, tsEnd, count, bytes, attrs (JSON) */
+  /** EDGE_WIDTH values per edge: id, type, op, from, to, ts, tsEnd, count, bytes, attrs… */
   edges: unknown[];
+  buffers: SharedArrayBuffer[];
   steps: Step[];
   problems: Problem[];
 }
 
-export const NODE_WIDTH = 9;
-export const EDGE_WIDTH = 10;
+export const ATTRS_WIDTH = 4;
+export const NODE_WIDTH = 8 + ATTRS_WIDTH;
+export const EDGE_WIDTH = 9 + ATTRS_WIDTH;
 
-function packNodes(nodes: readonly GraphNode[]): unknown[] {
+/** Writes the attributes' ATTRS_WIDTH values at `i`. */
+function packAttrs(attrs: object, out: unknown[], i: number, buffers: Map<SharedArrayBuffer, number>): void {
+  const k = takeKeptJson(attrs);
+  if (k === null) {
+    out[i] = -1;
+    out[i + 1] = 0;
+    out[i + 2] = 0;
+    out[i + 3] = JSON.stringify(attrs);
+  } else if (k.buf === null) {
+    out[i] = -1;
+    out[i + 1] = 0;
+    out[i + 2] = 0;
+    out[i + 3] = `${k.head}${k.tail}}`;
+  } else {
+    let b = buffers.get(k.buf);
+    if (b === undefined) {
+      b = buffers.size;
+      buffers.set(k.buf, b);
+    }
+    out[i] = b;
+    out[i + 1] = k.start;
+    out[i + 2] = k.end;
+    out[i + 3] = `${k.tail}}`;
+  }
+}
+
+/** The attributes' bytes of a packed row (a view of the shared memory), or null. */
+export function attrsBytes(rows: unknown[], i: number, buffers: SharedArrayBuffer[]): Uint8Array | null {
+  const b = rows[i] as number;
+  if (b < 0) return null;
+  const start = rows[i + 1] as number;
+  return new Uint8Array(buffers[b]!, start, (rows[i + 2] as number) - start);
+}
+
+function packNodes(nodes: readonly GraphNode[], buffers: Map<SharedArrayBuffer, number>): unknown[] {
   const out = new Array<unknown>(nodes.length * NODE_WIDTH);
   let i = 0;
   for (const n of nodes) {
@@ -34,13 +75,13 @@ function packNodes(nodes: readonly GraphNode[]): unknown[] {
     out[i + 5] = n.label;
     out[i + 6] = n.start;
     out[i + 7] = n.end;
-    out[i + 8] = takeAttrsJson(n.attrs);
+    packAttrs(n.attrs, out, i + 8, buffers);
     i += NODE_WIDTH;
   }
   return out;
 }
 
-function packEdges(edges: readonly GraphEdge[]): unknown[] {
+function packEdges(edges: readonly GraphEdge[], buffers: Map<SharedArrayBuffer, number>): unknown[] {
   const out = new Array<unknown>(edges.length * EDGE_WIDTH);
   let i = 0;
   for (const e of edges) {
@@ -53,16 +94,18 @@ function packEdges(edges: readonly GraphEdge[]): unknown[] {
     out[i + 6] = e.tsEnd;
     out[i + 7] = e.count;
     out[i + 8] = e.bytes;
-    out[i + 9] = takeAttrsJson(e.attrs);
+    packAttrs(e.attrs, out, i + 9, buffers);
     i += EDGE_WIDTH;
   }
   return out;
 }
 
 export function packBatch(batch: Batch): PackedBatch {
+  const buffers = new Map<SharedArrayBuffer, number>();
   return {
-    nodes: packNodes(batch.nodes),
-    edges: packEdges(batch.edges),
+    nodes: packNodes(batch.nodes, buffers),
+    edges: packEdges(batch.edges, buffers),
+    buffers: [...buffers.keys()],
     steps: batch.steps,
     problems: batch.problems,
   };

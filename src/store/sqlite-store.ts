@@ -4,7 +4,14 @@ import { hostname } from "node:os";
 import type Database from "better-sqlite3";
 import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
-import { dedupePacked, EDGE_WIDTH, NODE_WIDTH, type PackedBatch, packBatch } from "./packed-batch.js";
+import {
+  attrsBytes,
+  dedupePacked,
+  EDGE_WIDTH,
+  NODE_WIDTH,
+  type PackedBatch,
+  packBatch,
+} from "./packed-batch.js";
 import { SqliteMachines } from "./sqlite-machines.js";
 import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
 import {
@@ -113,17 +120,18 @@ const BULK_ROWS = 64;
 
 /**
  * A multi-row INSERT: rows go BULK_ROWS at a time through one prepared statement, the remainder
- * through a one-row statement. `fill` writes the values of row `index` of `rows` into the shared
- * parameter array.
+ * through a one-row statement. `values` are the SQL of a row's values (a parameter each); `fill`
+ * writes the parameters of row `index` of `rows` into the shared parameter array.
  */
 function bulkInsert<T, C>(
   db: Db,
   head: string,
-  width: number,
+  values: readonly string[],
   tail: string,
   fill: (rows: T, index: number, params: unknown[], at: number, ctx: C) => void,
 ): (rows: T, count: number, ctx: C) => void {
-  const tuple = `(${new Array<string>(width).fill("?").join(", ")})`;
+  const width = values.join(",").split("?").length - 1;
+  const tuple = `(${values.join(", ")})`;
   const many = db.prepare(`${head} ${new Array<string>(BULK_ROWS).fill(tuple).join(", ")} ${tail}`);
   const one = db.prepare(`${head} ${tuple} ${tail}`);
   const manyParams: unknown[] = new Array<unknown>(width * BULK_ROWS);
@@ -386,34 +394,42 @@ export class SqliteStore implements GraphStore {
     const runMachine = db.prepare("SELECT coalesce(machine_id, host) FROM runs WHERE id = ?").pluck();
     const getSeq = db.prepare("SELECT value FROM meta WHERE key = 'seq'").pluck();
     const setSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'seq'");
-    const nodes = bulkInsert<unknown[], { runId: number; seq: number; machine: string }>(
+    // the attributes: their bytes in shared memory (see packed-batch.ts) followed by the rest of their text
+    const attrsSql = "coalesce(CAST(? AS TEXT), '') || ?";
+    const nodes = bulkInsert<PackedBatch, { runId: number; seq: number; machine: string }>(
       db,
       `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id) VALUES`,
-      12,
+      ["?", "?", "?", "?", "?", "?", "?", "?", "?", attrsSql, "?", "?"],
       `ON CONFLICT (run_id, id) DO UPDATE SET kind = excluded.kind, type = excluded.type, gid = excluded.gid,
          version = excluded.version, label = excluded.label, "start" = excluded."start", "end" = excluded."end",
          attrs = excluded.attrs, seq = excluded.seq`,
-      (rows, r, p, i, ctx) => {
+      (b, r, p, i, ctx) => {
+        const rows = b.nodes;
         const at = r * NODE_WIDTH;
         p[i] = ctx.runId;
-        for (let k = 0; k < NODE_WIDTH; k++) p[i + 1 + k] = rows[at + k];
-        p[i + 10] = ++ctx.seq;
-        p[i + 11] = ctx.machine;
+        for (let k = 0; k < 8; k++) p[i + 1 + k] = rows[at + k];
+        p[i + 9] = attrsBytes(rows, at + 8, b.buffers);
+        p[i + 10] = rows[at + 11];
+        p[i + 11] = ++ctx.seq;
+        p[i + 12] = ctx.machine;
       },
     );
-    const edges = bulkInsert<unknown[], { runId: number; seq: number; machine: string }>(
+    const edges = bulkInsert<PackedBatch, { runId: number; seq: number; machine: string }>(
       db,
       "INSERT INTO edges (run_id, id, type, op, src, dst, ts, ts_end, count, bytes, attrs, seq, machine_id) VALUES",
-      13,
+      ["?", "?", "?", "?", "?", "?", "?", "?", "?", "?", attrsSql, "?", "?"],
       `ON CONFLICT (run_id, id) DO UPDATE SET type = excluded.type, op = excluded.op, src = excluded.src,
          dst = excluded.dst, ts = excluded.ts, ts_end = excluded.ts_end, count = excluded.count,
          bytes = excluded.bytes, attrs = excluded.attrs, seq = excluded.seq`,
-      (rows, r, p, i, ctx) => {
+      (b, r, p, i, ctx) => {
+        const rows = b.edges;
         const at = r * EDGE_WIDTH;
         p[i] = ctx.runId;
-        for (let k = 0; k < EDGE_WIDTH; k++) p[i + 1 + k] = rows[at + k];
-        p[i + 11] = ++ctx.seq;
-        p[i + 12] = ctx.machine;
+        for (let k = 0; k < 9; k++) p[i + 1 + k] = rows[at + k];
+        p[i + 10] = attrsBytes(rows, at + 9, b.buffers);
+        p[i + 11] = rows[at + 12];
+        p[i + 12] = ++ctx.seq;
+        p[i + 13] = ctx.machine;
       },
     );
     const insertChunk = db.prepare(
@@ -435,7 +451,7 @@ export class SqliteStore implements GraphStore {
     const problems = bulkInsert<readonly Problem[], { runId: number }>(
       db,
       "INSERT INTO problems (run_id, file, line, message, text) VALUES",
-      5,
+      ["?", "?", "?", "?", "?"],
       "",
       (rows, r, p, i, ctx) => {
         const pr = rows[r] as Problem;
@@ -451,10 +467,13 @@ export class SqliteStore implements GraphStore {
       if (machine === undefined) throw new StoreError(this.path, `no run ${runId}`);
       const ctx = { runId, seq: Number(getSeq.get()), machine };
       // duplicates inside one multi-row statement would make ON CONFLICT fail: the last write wins
-      const n = dedupePacked(batch.nodes, NODE_WIDTH);
-      nodes(n, n.length / NODE_WIDTH, ctx);
-      const e = dedupePacked(batch.edges, EDGE_WIDTH);
-      edges(e, e.length / EDGE_WIDTH, ctx);
+      const deduped: PackedBatch = {
+        ...batch,
+        nodes: dedupePacked(batch.nodes, NODE_WIDTH),
+        edges: dedupePacked(batch.edges, EDGE_WIDTH),
+      };
+      nodes(deduped, deduped.nodes.length / NODE_WIDTH, ctx);
+      edges(deduped, deduped.edges.length / EDGE_WIDTH, ctx);
       steps(batch.steps, ctx);
       problems(batch.problems, batch.problems.length, ctx);
       setSeq.run(String(ctx.seq));
