@@ -31,11 +31,15 @@ export interface KeptJson {
 
 type WithText = { [ATTRS_JSON]?: KeptJson | undefined };
 
+/** not enumerable: copies ({...attrs}) and deep comparisons do not see it (one descriptor, reused) */
+const KEEP: PropertyDescriptor = { value: null, writable: true, configurable: true, enumerable: false };
+
 function keep(attrs: object, k: KeptJson): void {
   // an empty object keeps nothing: its head could not take a member after a comma
   for (const _ in attrs) {
-    // not enumerable: copies ({...attrs}) and deep comparisons do not see it
-    Object.defineProperty(attrs, ATTRS_JSON, { value: k, writable: true, configurable: true });
+    KEEP.value = k;
+    Object.defineProperty(attrs, ATTRS_JSON, KEEP);
+    KEEP.value = null;
     return;
   }
 }
@@ -69,7 +73,8 @@ export function setAttr(attrs: Record<string, unknown>, key: string, value: unkn
         kj = `,${JSON.stringify(key)}:`;
         if (KEY_JSON.size < 256) KEY_JSON.set(key, kj);
       }
-      k.tail += kj + JSON.stringify(value);
+      k.tail +=
+        kj + (typeof value === "number" && Number.isFinite(value) ? String(value) : JSON.stringify(value));
     }
   }
   attrs[key] = value;

@@ -2,6 +2,19 @@ import { takeKeptJson } from "../events/attrs-text.js";
 import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
 import type { Batch, Problem, Step } from "./store-types.js";
 
+/** Strings of a small vocabulary, each given an index once per batch. */
+class Words {
+  readonly index = new Map<string, number>();
+  of(s: string): number {
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.index.size;
+      this.index.set(s, i);
+    }
+    return i;
+  }
+}
+
 /**
  * A Batch as the SQLite writer takes it: every node and edge a run of values in one flat array, in
  * the order of their columns, with the attributes already serialized. It is what crosses from the
@@ -16,11 +29,13 @@ import type { Batch, Problem, Step } from "./store-types.js";
  * the whole text. Shared memory crosses threads without a copy.
  */
 export interface PackedBatch {
-  /** NODE_WIDTH values per node: id, kind, type, gid, version, label, start, end, attrs… */
+  /** NODE_WIDTH values per node: id, kind, type (indexes in `words`), gid, version, label, start, end, attrs… */
   nodes: unknown[];
-  /** EDGE_WIDTH values per edge: id, type, op, from, to, ts, tsEnd, count, bytes, attrs… */
+  /** EDGE_WIDTH values per edge: id, type, op (indexes in `words`), from, to, ts, tsEnd, count, bytes, attrs… */
   edges: unknown[];
   buffers: SharedArrayBuffer[];
+  /** the kinds, types and operations, which the rows give by their index here (fewer strings to copy) */
+  words: string[];
   steps: Step[];
   problems: Problem[];
 }
@@ -63,13 +78,17 @@ export function attrsBytes(rows: unknown[], i: number, buffers: SharedArrayBuffe
   return new Uint8Array(buffers[b]!, start, (rows[i + 2] as number) - start);
 }
 
-function packNodes(nodes: readonly GraphNode[], buffers: Map<SharedArrayBuffer, number>): unknown[] {
+function packNodes(
+  nodes: readonly GraphNode[],
+  buffers: Map<SharedArrayBuffer, number>,
+  words: Words,
+): unknown[] {
   const out = new Array<unknown>(nodes.length * NODE_WIDTH);
   let i = 0;
   for (const n of nodes) {
     out[i] = n.id;
-    out[i + 1] = n.kind;
-    out[i + 2] = n.type;
+    out[i + 1] = words.of(n.kind);
+    out[i + 2] = words.of(n.type);
     out[i + 3] = n.gid;
     out[i + 4] = n.version;
     out[i + 5] = n.label;
@@ -81,13 +100,17 @@ function packNodes(nodes: readonly GraphNode[], buffers: Map<SharedArrayBuffer, 
   return out;
 }
 
-function packEdges(edges: readonly GraphEdge[], buffers: Map<SharedArrayBuffer, number>): unknown[] {
+function packEdges(
+  edges: readonly GraphEdge[],
+  buffers: Map<SharedArrayBuffer, number>,
+  words: Words,
+): unknown[] {
   const out = new Array<unknown>(edges.length * EDGE_WIDTH);
   let i = 0;
   for (const e of edges) {
     out[i] = e.id;
-    out[i + 1] = e.type;
-    out[i + 2] = e.op;
+    out[i + 1] = words.of(e.type);
+    out[i + 2] = words.of(e.op);
     out[i + 3] = e.from;
     out[i + 4] = e.to;
     out[i + 5] = e.ts;
@@ -102,10 +125,12 @@ function packEdges(edges: readonly GraphEdge[], buffers: Map<SharedArrayBuffer, 
 
 export function packBatch(batch: Batch): PackedBatch {
   const buffers = new Map<SharedArrayBuffer, number>();
+  const words = new Words();
   return {
-    nodes: packNodes(batch.nodes, buffers),
-    edges: packEdges(batch.edges, buffers),
+    nodes: packNodes(batch.nodes, buffers, words),
+    edges: packEdges(batch.edges, buffers, words),
     buffers: [...buffers.keys()],
+    words: [...words.index.keys()],
     steps: batch.steps,
     problems: batch.problems,
   };

@@ -407,7 +407,10 @@ export class SqliteStore implements GraphStore {
         const rows = b.nodes;
         const at = r * NODE_WIDTH;
         p[i] = ctx.runId;
-        for (let k = 0; k < 8; k++) p[i + 1 + k] = rows[at + k];
+        p[i + 1] = rows[at];
+        p[i + 2] = b.words[rows[at + 1] as number];
+        p[i + 3] = b.words[rows[at + 2] as number];
+        for (let k = 3; k < 8; k++) p[i + 1 + k] = rows[at + k];
         p[i + 9] = attrsBytes(rows, at + 8, b.buffers);
         p[i + 10] = rows[at + 11];
         p[i + 11] = ++ctx.seq;
@@ -425,7 +428,10 @@ export class SqliteStore implements GraphStore {
         const rows = b.edges;
         const at = r * EDGE_WIDTH;
         p[i] = ctx.runId;
-        for (let k = 0; k < 9; k++) p[i + 1 + k] = rows[at + k];
+        p[i + 1] = rows[at];
+        p[i + 2] = b.words[rows[at + 1] as number];
+        p[i + 3] = b.words[rows[at + 2] as number];
+        for (let k = 3; k < 9; k++) p[i + 1 + k] = rows[at + k];
         p[i + 10] = attrsBytes(rows, at + 9, b.buffers);
         p[i + 11] = rows[at + 12];
         p[i + 12] = ++ctx.seq;
