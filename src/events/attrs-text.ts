@@ -7,25 +7,18 @@
  * The text lives under a symbol key, not enumerable (JSON.stringify, Object.entries, for…in, spread
  * copies, deep comparisons and structured clone ignore it), in two parts: the record as read without
  * its closing brace (the `head`), and the attributes added since (`tail`, `,"key":value…`), so that
- * an added attribute costs one append. The head is either a string, or, for ASCII text, a span of
- * bytes in shared memory (a `TextArena`): the SQLite writer thread reads those bytes where they are,
- * and nothing of the record's text is copied between threads.
+ * an added attribute costs one append.
  *
  * Whoever changes such an object must do it with `setAttr`, or drop the text with `dropAttrsJson`
  * (the graph builder does when it merges two descriptions of a node). Parsing the text gives the
  * object back: same keys, same order, same values.
  */
 
-import { isAscii } from "node:buffer";
-
 const ATTRS_JSON: unique symbol = Symbol("provflow.attrsJson");
 
-/** The kept text: `head` (a string, or bytes [start, end) of `buf`) + `tail` + "}". */
-export interface KeptJson {
-  head: string | null;
-  buf: SharedArrayBuffer | null;
-  start: number;
-  end: number;
+/** The kept text: `head` + `tail` + "}". */
+interface KeptJson {
+  head: string;
   tail: string;
 }
 
@@ -50,12 +43,7 @@ function keep(attrs: object, k: KeptJson): void {
  */
 export function keepAttrsJson(attrs: object, text: string): void {
   const end = text.lastIndexOf("}");
-  if (end > 0) keep(attrs, { head: text.slice(0, end), buf: null, start: 0, end: 0, tail: "" });
-}
-
-/** Keep the JSON text `attrs` was parsed from, ASCII bytes [start, end) of `buf`, its closing brace excluded. */
-export function keepAttrsBytes(attrs: object, buf: SharedArrayBuffer, start: number, end: number): void {
-  keep(attrs, { head: null, buf, start, end, tail: "" });
+  if (end > 0) keep(attrs, { head: text.slice(0, end), tail: "" });
 }
 
 const KEY_JSON = new Map<string, string>();
@@ -90,56 +78,14 @@ export function dropAttrsJson(attrs: object): void {
   if ((attrs as WithText)[ATTRS_JSON] !== undefined) (attrs as WithText)[ATTRS_JSON] = undefined;
 }
 
-/** The kept text of `attrs`, released (it may share memory with the input read); null when none. */
-export function takeKeptJson(attrs: object): KeptJson | null {
+/**
+ * The JSON text of `attrs`: the kept text (then released: it shares memory with the input read), or
+ * JSON.stringify.
+ */
+export function takeAttrsJson(attrs: object): string {
   const w = attrs as WithText;
   const k = w[ATTRS_JSON];
-  if (k === undefined) return null;
+  if (k === undefined) return JSON.stringify(attrs);
   w[ATTRS_JSON] = undefined;
-  return k;
-}
-
-/** The whole text of a kept text. */
-export function keptJsonText(k: KeptJson): string {
-  const head = k.head ?? Buffer.from(k.buf!, k.start, k.end - k.start).toString("latin1");
-  return `${head}${k.tail}}`;
-}
-
-/** The JSON text of `attrs`: the kept text (then released), or JSON.stringify. */
-export function takeAttrsJson(attrs: object): string {
-  const k = takeKeptJson(attrs);
-  return k === null ? JSON.stringify(attrs) : keptJsonText(k);
-}
-
-/**
- * Shared memory that pieces of ASCII text are copied into, so that spans of them can be kept
- * (keepAttrsBytes) and read by another thread without a copy. Chunks are allocated as needed and
- * freed by the garbage collector once no kept text refers to them.
- */
-export class TextArena {
-  private buf: SharedArrayBuffer | null = null;
-  private bytes: Buffer | null = null;
-  private used = 0;
-
-  constructor(private readonly chunkBytes = 4 << 20) {}
-
-  /**
-   * Copies `text`; returns where it starts in the returned chunk, or null when the text is not all
-   * ASCII (string indices would not be byte offsets) or is larger than a chunk.
-   */
-  put(text: string): { buf: SharedArrayBuffer; at: number } | null {
-    const n = text.length;
-    if (n > this.chunkBytes) return null;
-    if (this.bytes === null || this.used + n > this.chunkBytes) {
-      this.buf = new SharedArrayBuffer(this.chunkBytes);
-      this.bytes = Buffer.from(this.buf);
-      this.used = 0;
-    }
-    const at = this.used;
-    // all ASCII: n characters give n bytes, none of them above 0x7f
-    const written = this.bytes.write(text, at, n, "utf8");
-    if (written !== n || !isAscii(this.bytes.subarray(at, at + n))) return null;
-    this.used = at + n;
-    return { buf: this.buf!, at };
-  }
+  return `${k.head}${k.tail}}`;
 }

@@ -1,4 +1,4 @@
-import { takeKeptJson } from "../events/attrs-text.js";
+import { takeAttrsJson } from "../events/attrs-text.js";
 import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
 import type { Batch, Problem, Step } from "./store-types.js";
 
@@ -21,68 +21,24 @@ class Words {
  * parsing thread to the store worker (src/store/worker-store.ts): a structured clone of a flat
  * array of strings and numbers costs a fraction of the clone of nested attribute objects (each key
  * of each object written and read back), and the attributes are serialized on the thread that
- * built them, so the writer thread does little but SQLite.
- *
- * The attributes are ATTRS_WIDTH values: when their text was kept as bytes in shared memory
- * (events/attrs-text.ts), the index of that memory in `buffers`, the start and end of the bytes,
- * and the rest of the text (the added attributes and the closing brace); otherwise -1, 0, 0 and
- * the whole text. Shared memory crosses threads without a copy.
+ * built them (or kept as the source read them, events/attrs-text.ts), so the writer thread does
+ * little but SQLite.
  */
 export interface PackedBatch {
-  /** NODE_WIDTH values per node: id, kind, type (indexes in `words`), gid, version, label, start, end, attrs… */
+  /** NODE_WIDTH values per node: id, kind, type (indexes in `words`), gid, version, label, start, end, attrs (JSON) */
   nodes: unknown[];
-  /** EDGE_WIDTH values per edge: id, type, op (indexes in `words`), from, to, ts, tsEnd, count, bytes, attrs… */
+  /** EDGE_WIDTH values per edge: id, type, op (indexes in `words`), from, to, ts, tsEnd, count, bytes, attrs (JSON) */
   edges: unknown[];
-  buffers: SharedArrayBuffer[];
   /** the kinds, types and operations, which the rows give by their index here (fewer strings to copy) */
   words: string[];
   steps: Step[];
   problems: Problem[];
 }
 
-export const ATTRS_WIDTH = 4;
-export const NODE_WIDTH = 8 + ATTRS_WIDTH;
-export const EDGE_WIDTH = 9 + ATTRS_WIDTH;
+export const NODE_WIDTH = 9;
+export const EDGE_WIDTH = 10;
 
-/** Writes the attributes' ATTRS_WIDTH values at `i`. */
-function packAttrs(attrs: object, out: unknown[], i: number, buffers: Map<SharedArrayBuffer, number>): void {
-  const k = takeKeptJson(attrs);
-  if (k === null) {
-    out[i] = -1;
-    out[i + 1] = 0;
-    out[i + 2] = 0;
-    out[i + 3] = JSON.stringify(attrs);
-  } else if (k.buf === null) {
-    out[i] = -1;
-    out[i + 1] = 0;
-    out[i + 2] = 0;
-    out[i + 3] = `${k.head}${k.tail}}`;
-  } else {
-    let b = buffers.get(k.buf);
-    if (b === undefined) {
-      b = buffers.size;
-      buffers.set(k.buf, b);
-    }
-    out[i] = b;
-    out[i + 1] = k.start;
-    out[i + 2] = k.end;
-    out[i + 3] = `${k.tail}}`;
-  }
-}
-
-/** The attributes' bytes of a packed row (a view of the shared memory), or null. */
-export function attrsBytes(rows: unknown[], i: number, buffers: SharedArrayBuffer[]): Uint8Array | null {
-  const b = rows[i] as number;
-  if (b < 0) return null;
-  const start = rows[i + 1] as number;
-  return new Uint8Array(buffers[b]!, start, (rows[i + 2] as number) - start);
-}
-
-function packNodes(
-  nodes: readonly GraphNode[],
-  buffers: Map<SharedArrayBuffer, number>,
-  words: Words,
-): unknown[] {
+function packNodes(nodes: readonly GraphNode[], words: Words): unknown[] {
   const out = new Array<unknown>(nodes.length * NODE_WIDTH);
   let i = 0;
   for (const n of nodes) {
@@ -94,17 +50,13 @@ function packNodes(
     out[i + 5] = n.label;
     out[i + 6] = n.start;
     out[i + 7] = n.end;
-    packAttrs(n.attrs, out, i + 8, buffers);
+    out[i + 8] = takeAttrsJson(n.attrs);
     i += NODE_WIDTH;
   }
   return out;
 }
 
-function packEdges(
-  edges: readonly GraphEdge[],
-  buffers: Map<SharedArrayBuffer, number>,
-  words: Words,
-): unknown[] {
+function packEdges(edges: readonly GraphEdge[], words: Words): unknown[] {
   const out = new Array<unknown>(edges.length * EDGE_WIDTH);
   let i = 0;
   for (const e of edges) {
@@ -117,19 +69,17 @@ function packEdges(
     out[i + 6] = e.tsEnd;
     out[i + 7] = e.count;
     out[i + 8] = e.bytes;
-    packAttrs(e.attrs, out, i + 9, buffers);
+    out[i + 9] = takeAttrsJson(e.attrs);
     i += EDGE_WIDTH;
   }
   return out;
 }
 
 export function packBatch(batch: Batch): PackedBatch {
-  const buffers = new Map<SharedArrayBuffer, number>();
   const words = new Words();
   return {
-    nodes: packNodes(batch.nodes, buffers, words),
-    edges: packEdges(batch.edges, buffers, words),
-    buffers: [...buffers.keys()],
+    nodes: packNodes(batch.nodes, words),
+    edges: packEdges(batch.edges, words),
     words: [...words.index.keys()],
     steps: batch.steps,
     problems: batch.problems,

@@ -4,14 +4,7 @@ import { hostname } from "node:os";
 import type Database from "better-sqlite3";
 import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
-import {
-  attrsBytes,
-  dedupePacked,
-  EDGE_WIDTH,
-  NODE_WIDTH,
-  type PackedBatch,
-  packBatch,
-} from "./packed-batch.js";
+import { dedupePacked, EDGE_WIDTH, NODE_WIDTH, type PackedBatch, packBatch } from "./packed-batch.js";
 import { SqliteMachines } from "./sqlite-machines.js";
 import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
 import {
@@ -120,18 +113,17 @@ const BULK_ROWS = 64;
 
 /**
  * A multi-row INSERT: rows go BULK_ROWS at a time through one prepared statement, the remainder
- * through a one-row statement. `values` are the SQL of a row's values (a parameter each); `fill`
- * writes the parameters of row `index` of `rows` into the shared parameter array.
+ * through a one-row statement. `fill` writes the values of row `index` of `rows` into the shared
+ * parameter array.
  */
 function bulkInsert<T, C>(
   db: Db,
   head: string,
-  values: readonly string[],
+  width: number,
   tail: string,
   fill: (rows: T, index: number, params: unknown[], at: number, ctx: C) => void,
 ): (rows: T, count: number, ctx: C) => void {
-  const width = values.join(",").split("?").length - 1;
-  const tuple = `(${values.join(", ")})`;
+  const tuple = `(${new Array<string>(width).fill("?").join(", ")})`;
   const many = db.prepare(`${head} ${new Array<string>(BULK_ROWS).fill(tuple).join(", ")} ${tail}`);
   const one = db.prepare(`${head} ${tuple} ${tail}`);
   const manyParams: unknown[] = new Array<unknown>(width * BULK_ROWS);
@@ -394,12 +386,10 @@ export class SqliteStore implements GraphStore {
     const runMachine = db.prepare("SELECT coalesce(machine_id, host) FROM runs WHERE id = ?").pluck();
     const getSeq = db.prepare("SELECT value FROM meta WHERE key = 'seq'").pluck();
     const setSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'seq'");
-    // the attributes: their bytes in shared memory (see packed-batch.ts) followed by the rest of their text
-    const attrsSql = "coalesce(CAST(? AS TEXT), '') || ?";
     const nodes = bulkInsert<PackedBatch, { runId: number; seq: number; machine: string }>(
       db,
       `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id) VALUES`,
-      ["?", "?", "?", "?", "?", "?", "?", "?", "?", attrsSql, "?", "?"],
+      12,
       `ON CONFLICT (run_id, id) DO UPDATE SET kind = excluded.kind, type = excluded.type, gid = excluded.gid,
          version = excluded.version, label = excluded.label, "start" = excluded."start", "end" = excluded."end",
          attrs = excluded.attrs, seq = excluded.seq`,
@@ -410,17 +400,15 @@ export class SqliteStore implements GraphStore {
         p[i + 1] = rows[at];
         p[i + 2] = b.words[rows[at + 1] as number];
         p[i + 3] = b.words[rows[at + 2] as number];
-        for (let k = 3; k < 8; k++) p[i + 1 + k] = rows[at + k];
-        p[i + 9] = attrsBytes(rows, at + 8, b.buffers);
-        p[i + 10] = rows[at + 11];
-        p[i + 11] = ++ctx.seq;
-        p[i + 12] = ctx.machine;
+        for (let k = 3; k < NODE_WIDTH; k++) p[i + 1 + k] = rows[at + k];
+        p[i + 10] = ++ctx.seq;
+        p[i + 11] = ctx.machine;
       },
     );
     const edges = bulkInsert<PackedBatch, { runId: number; seq: number; machine: string }>(
       db,
       "INSERT INTO edges (run_id, id, type, op, src, dst, ts, ts_end, count, bytes, attrs, seq, machine_id) VALUES",
-      ["?", "?", "?", "?", "?", "?", "?", "?", "?", "?", attrsSql, "?", "?"],
+      13,
       `ON CONFLICT (run_id, id) DO UPDATE SET type = excluded.type, op = excluded.op, src = excluded.src,
          dst = excluded.dst, ts = excluded.ts, ts_end = excluded.ts_end, count = excluded.count,
          bytes = excluded.bytes, attrs = excluded.attrs, seq = excluded.seq`,
@@ -431,11 +419,9 @@ export class SqliteStore implements GraphStore {
         p[i + 1] = rows[at];
         p[i + 2] = b.words[rows[at + 1] as number];
         p[i + 3] = b.words[rows[at + 2] as number];
-        for (let k = 3; k < 9; k++) p[i + 1 + k] = rows[at + k];
-        p[i + 10] = attrsBytes(rows, at + 9, b.buffers);
-        p[i + 11] = rows[at + 12];
-        p[i + 12] = ++ctx.seq;
-        p[i + 13] = ctx.machine;
+        for (let k = 3; k < EDGE_WIDTH; k++) p[i + 1 + k] = rows[at + k];
+        p[i + 11] = ++ctx.seq;
+        p[i + 12] = ctx.machine;
       },
     );
     const insertChunk = db.prepare(
@@ -457,7 +443,7 @@ export class SqliteStore implements GraphStore {
     const problems = bulkInsert<readonly Problem[], { runId: number }>(
       db,
       "INSERT INTO problems (run_id, file, line, message, text) VALUES",
-      ["?", "?", "?", "?", "?"],
+      5,
       "",
       (rows, r, p, i, ctx) => {
         const pr = rows[r] as Problem;

@@ -18,7 +18,7 @@
  * mode a line whose first non-blank character is `{` or `[`), and scanning goes on.
  */
 
-import { keepAttrsBytes, keepAttrsJson, TextArena } from "../../events/attrs-text.js";
+import { keepAttrsJson } from "../../events/attrs-text.js";
 
 export interface ScanPos {
   line: number;
@@ -148,14 +148,9 @@ export class JsonScanner {
   ) {
     this.maxRecord = opts.maxRecordChars ?? 64 << 20;
     this.keepText = opts.keepRecordText === true;
-    this.arena = this.keepText ? new TextArena() : null;
   }
 
   private readonly keepText: boolean;
-  /** the pieces' text as bytes in shared memory, for the records' kept text */
-  private readonly arena: TextArena | null;
-  /** where the current piece is in the arena (null: not ASCII, not copied) */
-  private pieceBytes: { buf: SharedArrayBuffer; at: number } | null = null;
 
   /** Nothing open: between documents. */
   get idle(): boolean {
@@ -177,7 +172,6 @@ export class JsonScanner {
     this.line = line;
     this.pieceLength = text.length;
     this.pieces++;
-    if (this.arena !== null) this.pieceBytes = this.arena.put(text);
     if (this.skipping) {
       if (continuation || !this.resyncs(text)) return;
       this.skipping = false;
@@ -476,11 +470,8 @@ export class JsonScanner {
     }
     // integers beyond 2^53 stay exact, as parseJsonText keeps them
     if (hasUnsafeInteger(value)) value = parseJsonText(raw);
-    else if (this.keepText && value !== null && typeof value === "object" && !Array.isArray(value)) {
-      const pb = this.pieceBytes;
-      if (pb !== null) keepAttrsBytes(value, pb.buf, pb.at + i, pb.at + close);
-      else keepAttrsJson(value, raw);
-    }
+    else if (this.keepText && value !== null && typeof value === "object" && !Array.isArray(value))
+      keepAttrsJson(value, raw);
     this.sink.record(
       f.kind === FRAGMENT ? null : f.kind === BUNDLES ? "bundle" : f.name,
       f.key,
