@@ -1,4 +1,5 @@
 import path from "node:path";
+import { dropAttrsJson } from "../events/attrs-text.js";
 import type {
   AccessEvent,
   CallEvent,
@@ -1518,6 +1519,8 @@ export class GraphBuilder {
       this.provEdge(ev, from, to);
       return;
     }
+    // a waiting relation keeps no text of its record (it may share memory with the input read)
+    dropAttrsJson(ev.attrs);
     const p: PendingRelation = { ev, waiting: 0 };
     for (const key of from ? [ev.to] : to || ev.from === ev.to ? [ev.from] : [ev.from, ev.to]) {
       if (this.provNodes.has(key)) continue;
@@ -1625,6 +1628,7 @@ function sameValue(a: unknown, b: unknown): boolean {
  */
 function mergeProvNode(node: GraphNode, ev: ProvNodeEvent): void {
   const a = node.attrs;
+  dropAttrsJson(a);
   for (const [k, v] of Object.entries(ev.attrs)) {
     const old = a[k];
     if (old === undefined) {
