@@ -23,6 +23,7 @@ import {
   openLaurelSink,
 } from "./audit-laurel-options.js";
 import { runAuditPlugin } from "./audit-plugin.js";
+import { detectCommand } from "./detect-command.js";
 import { diffCommand } from "./diff-command.js";
 import { miningCommand } from "./mining-command.js";
 import { registerMqttCommands } from "./mqtt-command.js";
@@ -438,6 +439,7 @@ export function buildProgram(): Command {
 
   queryCommand(program.command("query"), { withStore, findRunOrLatest, dbOption });
   diffCommand(program.command("diff"), { withStore, dbOption });
+  detectCommand(program.command("detect"), { withStore, dbOption });
   miningCommand(program.command("mining"), { withStore, findRunOrLatest, dbOption });
   registerMqttCommands(program, { withStore, dbOption });
 
