@@ -2,11 +2,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { runIngest } from "../src/ingest/run-ingest.js";
-import type { GraphStore } from "../src/store/store-types.js";
 import type { LabelledProfile } from "../src/detect/detect-evaluation.js";
 import { profileRun, type RunProfile, runTriples } from "../src/detect/detect-model.js";
 import type { SketchConfig } from "../src/detect/graph-sketch.js";
+import { runIngest } from "../src/ingest/run-ingest.js";
+import type { GraphStore } from "../src/store/store-types.js";
 
 /**
  * The labelled detection set under test/fixtures/detect/ (scripts/capture-detect-fixtures.sh):

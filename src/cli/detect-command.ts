@@ -12,7 +12,9 @@ import {
   trainModel,
 } from "../detect/detect-model.js";
 import type { SketchConfig } from "../detect/graph-sketch.js";
-import { formatDetectReport } from "../export/detect-format.js";
+import type { StreamDetector } from "../detect/stream-detector.js";
+import { findingLine, formatDetectReport } from "../export/detect-format.js";
+import { isoMicros } from "../graph/time-format.js";
 import type { GraphStore } from "../store/store-types.js";
 import { ExitCode, InputError, NotFoundError, UsageError } from "../util/errors.js";
 import { logErr, writeOut } from "./output.js";
@@ -106,6 +108,33 @@ function readModel(file: string): DetectModel {
   } catch (err) {
     throw new InputError((err as Error).message);
   }
+}
+
+/**
+ * `provflow mqtt --detect MODEL`: the stream detector, printing each finding as it arises (stdout:
+ * one line, or one JSON object a line with --json).
+ */
+export async function streamDetection(o: {
+  detect: string;
+  detectLearn?: string;
+  json?: boolean;
+}): Promise<StreamDetector> {
+  const model = readModel(o.detect);
+  const learn = int(o.detectLearn, "--detect-learn", 0) ?? 0;
+  const { StreamDetector } = await import("../detect/stream-detector.js");
+  const d = new StreamDetector({
+    model,
+    learn,
+    onFinding: (machine, f) => {
+      const line = o.json
+        ? JSON.stringify({ machine, time: isoMicros(Date.now() * 1000), ...f })
+        : findingLine(f, machine);
+      process.stdout.write(`${line}\n`);
+    },
+  });
+  if (!d.sketching)
+    logErr(`${o.detect}: trained without --window, so only the behaviour detector runs on the stream`);
+  return d;
 }
 
 /** `provflow detect …`: defined on `detect` (made with the program's `.command("detect")`). */

@@ -54,6 +54,8 @@ export interface TrainOptions {
 export interface RunProfile {
   name: string;
   behaviours: Map<string, { behaviour: Behaviour; evidence: Evidence }>;
+  /** keys only a one-pass (stream-order) reading gives: names not learnt yet */
+  streamKeys: Set<string>;
   sketches: { name: string; vector: number[]; witnesses: (BucketWitness | undefined)[] }[];
   edges: number;
   /** relations whose ends are not in the graph */
@@ -91,17 +93,21 @@ export function runTriples(
   return { triples, dangling };
 }
 
-/** Reads a run's triples into a profile (two passes: names first, then behaviours and sketches). */
+/**
+ * Reads a run's triples into a profile. The explainable detector reads them twice (names first, so a
+ * CamFlow inode read before its `named` relation still gets its path); the sketch reads them once, in
+ * order, learning names as they come, as a stream is read (so that a model trained on runs matches
+ * what `provflow mqtt --detect` sees); the keys the one-pass reading gives are kept too
+ * (`streamKeys`), so that the stream's early, not yet named relations are normal where they were.
+ */
 export function profileRun(
   name: string,
   triples: readonly DetectTriple[],
   opts: { config: SketchConfig; window: number; cwd?: string | null; dangling?: number },
 ): RunProfile {
-  const book = new NameBook();
-  for (const t of triples) book.learn(t);
-  const ex = new BehaviourExtractor({ cwd: opts.cwd ?? null }, book);
-  const behaviours = new Map<string, { behaviour: Behaviour; evidence: Evidence }>();
-  const sketch = new GraphSketch(opts.config, book);
+  const onePass = new BehaviourExtractor({ cwd: opts.cwd ?? null });
+  const sketch = new GraphSketch(opts.config, onePass.book);
+  const streamKeys = new Set<string>();
   const sketches: RunProfile["sketches"] = [];
   const flush = (final: boolean) => {
     if (sketch.edges === 0) return;
@@ -115,6 +121,17 @@ export function profileRun(
     sketch.resetHistogram();
   };
   for (const t of triples) {
+    for (const b of onePass.extract(t)) streamKeys.add(b.key);
+    sketch.add(t);
+    if (opts.window > 0 && sketch.edges >= opts.window) flush(false);
+  }
+  flush(true);
+
+  const book = new NameBook();
+  for (const t of triples) book.learn(t);
+  const ex = new BehaviourExtractor({ cwd: opts.cwd ?? null }, book);
+  const behaviours = new Map<string, { behaviour: Behaviour; evidence: Evidence }>();
+  for (const t of triples) {
     for (const b of ex.extract(t)) {
       if (!behaviours.has(b.key)) {
         behaviours.set(b.key, {
@@ -123,11 +140,9 @@ export function profileRun(
         });
       }
     }
-    sketch.add(t);
-    if (opts.window > 0 && sketch.edges >= opts.window) flush(false);
   }
-  flush(true);
-  return { name, behaviours, sketches, edges: triples.length, dangling: opts.dangling ?? 0 };
+  for (const k of behaviours.keys()) streamKeys.delete(k);
+  return { name, behaviours, streamKeys, sketches, edges: triples.length, dangling: opts.dangling ?? 0 };
 }
 
 export function resolveSketchConfig(o: Partial<SketchConfig> | undefined): SketchConfig {
@@ -147,7 +162,10 @@ export function trainModel(
   opts: TrainOptions & { config: SketchConfig },
 ): DetectModel {
   const keys: Record<string, number> = {};
-  for (const p of profiles) for (const k of p.behaviours.keys()) keys[k] = (keys[k] ?? 0) + 1;
+  for (const p of profiles) {
+    for (const k of p.behaviours.keys()) keys[k] = (keys[k] ?? 0) + 1;
+    for (const k of p.streamKeys) keys[k] = (keys[k] ?? 0) + 1;
+  }
   const clusters = clusterSketches(
     profiles.flatMap((p) => p.sketches),
     { margin: opts.margin ?? 1.5 },
