@@ -1,5 +1,5 @@
 import type { KeyedEdge, KeyedNode, MachinePart } from "../store/store-types.js";
-import { BehaviourExtractor, BoundedMap } from "./behaviour-keys.js";
+import { BehaviourExtractor, BoundedMap, NameBook } from "./behaviour-keys.js";
 import type { DetectModel } from "./detect-model.js";
 import type { DetectNode, DetectTriple, Finding } from "./detect-types.js";
 import { type BucketWitness, GraphSketch } from "./graph-sketch.js";
@@ -9,7 +9,8 @@ import { nearestCluster } from "./sketch-clusters.js";
  * Detection on a live stream of machines' provenance (`provflow mqtt --detect MODEL`): the rows each
  * batch of messages brings (MachinePart, src/mqtt) go through the same behaviour extractor and sketch
  * as recorded runs, machine by machine, and findings are reported as they arise. Memory is bounded by
- * configuration: per machine at most `maxNodes` nodes are remembered (to join relations to them), at
+ * configuration: per machine at most `maxNodes` nodes are remembered (to join relations to them; as
+ * many names of CamFlow inodes and programs, and as many nodes' sketch labels), at
  * most `maxPending` relations wait for a node not seen yet, at most `maxFlagged` behaviour keys
  * already reported are kept, one sketch of `model.sketch.config.size` buckets; at most `maxMachines`
  * machines are followed (the least recently seen is forgotten).
@@ -74,7 +75,7 @@ export class StreamDetector {
   private state(machineId: string): MachineState {
     let s = this.machines.get(machineId);
     if (s === undefined) {
-      const extractor = new BehaviourExtractor();
+      const extractor = new BehaviourExtractor({}, new NameBook(this.maxNodes));
       s = {
         nodes: new BoundedMap(this.maxNodes),
         pending: new BoundedMap(this.maxPending),
