@@ -101,7 +101,9 @@ export function buildProgram(): Command {
     .option("-o, --output <log>", "keep the tracer's log in this file")
     .addOption(new Option("--tracer <tracer>", "tracer").choices(["strace", "ltrace"]).default("strace"))
     .option("-p, --pid <pid>", "attach to a running process and its descendants until they end or Ctrl-C")
-    .option("--env", "record each exec's environment (may hold secrets)")
+    .option("--env", "record each exec's environment, its secrets redacted (see --keep-secrets)")
+    .option("--keep-secrets", "record environments as they are, secrets included")
+    .option("--redact", "also redact secrets in command lines (passwords, tokens, keys) as they are recorded")
     .option("-q, --quiet", "print nothing after the run")
     .option("--json", "print the run record as JSON on stderr after the run")
     .argument("[command...]", "the command to run, after --")
@@ -127,6 +129,8 @@ export function buildProgram(): Command {
             name: o.name,
             log: o.output,
             env: Boolean(o.env),
+            keepSecrets: Boolean(o.keepSecrets),
+            redactArgv: Boolean(o.redact),
             onProblem: reporter.onProblem,
           });
           reporter.close(outcome.runId);
