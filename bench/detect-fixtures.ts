@@ -40,6 +40,8 @@ export async function ingestFixtures(
   store: GraphStore,
   dir: string,
   labels: readonly FixtureLabel[],
+  /** prefix of the run names (a second set beside the first) */
+  prefix = "",
 ): Promise<Map<string, number>> {
   const tmp = mkdtempSync(join(tmpdir(), "pf-detect-fix-"));
   const ids = new Map<string, number>();
@@ -50,7 +52,13 @@ export async function ingestFixtures(
       if (!present.has(gz)) throw new Error(`fixture ${l.source}/${gz} is missing`);
       const file = join(tmp, `${l.name}.log`);
       writeFileSync(file, gunzipSync(readFileSync(join(dir, l.source, gz))));
-      const { runId } = await runIngest({ store, files: [file], name: l.name, quiet: true, kind: l.source });
+      const { runId } = await runIngest({
+        store,
+        files: [file],
+        name: prefix + l.name,
+        quiet: true,
+        kind: l.source,
+      });
       ids.set(l.name, runId);
       rmSync(file);
     }

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Re-captures the labelled detection set under test/fixtures/detect/ (bench/detect-bench.ts and
-# test/detect-fixtures.test.ts read it): benign workloads run several times, and attack-like variants
+# test/e2e/detect-cli.test.ts read it): benign workloads run several times, and attack-like variants
 # of them covering ATT&CK behaviours, recorded with `provflow trace` (strace) and `provflow audit`
 # (the kernel's audit log; needs root). Every network peer is on 127.0.0.1; every file is written in
 # a scratch directory under $TMPDIR (a scratch HOME too), removed at the end; nothing persists.
 #
 #   bash scripts/capture-detect-fixtures.sh [REPEATS]      (default 4 runs of each benign workload)
+#   PF_DETECT_OUT=DIR bash scripts/…                       (another directory: a fresh held-out set)
 set -euo pipefail
+# the same environment wherever the script runs (a shell, npm, the bench): which directories a shell
+# searches, which locale files programs read, which python answers are part of the recorded graphs
+if [ -z "${PF_DETECT_CLEAN_ENV:-}" ]; then
+  exec env -i PF_DETECT_CLEAN_ENV=1 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME="${HOME:-/root}" TMPDIR=/tmp LANG=C.UTF-8 ${PF_DETECT_OUT:+PF_DETECT_OUT="$PF_DETECT_OUT"} \
+    bash "$0" "$@"
+fi
 here=$(cd "$(dirname "$0")/.." && pwd)
-out="$here/test/fixtures/detect"
+out="${PF_DETECT_OUT:-$here/test/fixtures/detect}"
 repeats=${1:-4}
 pf=(node "$here/dist/provflow.js")
 [ -f "$here/dist/provflow.js" ] || (cd "$here" && npm run build >/dev/null)

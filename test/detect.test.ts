@@ -98,7 +98,7 @@ describe("behaviour keys", () => {
       "exec|*|/usr/bin/curl",
       "read|/usr/bin/curl|/etc/shadow",
       "write|/usr/bin/curl|/tmp/tmp.XXXXXX/",
-      "net|/usr/bin/curl|in inet 127.0.0.1:8080",
+      "net|/usr/bin/curl|out inet 127.0.0.1:8080",
       "net|/usr/bin/curl|out inet 127.0.0.1:8080",
     ]);
   });
@@ -285,5 +285,15 @@ describe("stream detector", () => {
     d.push([part([shadow], [{ ...read, key: "e2" }])]);
     expect(found).toEqual(["m1 read|/usr/bin/tar|/etc/shadow"]);
     expect(d.stats.relations).toBe(2);
+  });
+});
+
+describe("random names", () => {
+  it("are found in tails of any case mix, after temporary prefixes, and in git's object store", () => {
+    expect(unrandom("/tmp/pfw.gOOrQoDe/app")).toBe("/tmp/pfw.XXXXXX/app");
+    expect(unrandom("/r/.git/t5wnx9b")).toBe("/r/.git/XXXXXX");
+    expect(unrandom("/r/.git/objects/58/tmp_obj_abcdef")).toBe("/r/.git/objects/<xx>/tmp_obj_XXXXXX");
+    expect(unrandom("/usr/bin/sha256sum")).toBe("/usr/bin/sha256sum");
+    expect(unrandom("/usr/share/locale/C.utf8/LC_CTYPE")).toBe("/usr/share/locale/C.utf8/LC_CTYPE");
   });
 });

@@ -81,19 +81,29 @@ export function normalizeEndpoint(ep: string): string {
 /** A random-looking name part: 6..16 letters and digits mixing cases with digits or inner capitals. */
 function randomTail(t: string): boolean {
   if (t.length < 6 || t.length > 16 || !/^[A-Za-z0-9]+$/.test(t)) return false;
+  // lower case with digits inside: two digit-to-letter turns (git's t5wnx9b; not utf8, sha256sum)
+  if ((t.match(/[0-9][A-Za-z]/g)?.length ?? 0) >= 2) return true;
   if (!/[a-z]/.test(t) || !/[A-Z]/.test(t)) return false;
   return /[0-9]/.test(t) || (t.slice(1).match(/[A-Z]/g)?.length ?? 0) >= 2;
 }
 
 /**
  * What `provflow diff`'s rules leave that still changes between two runs of the same work: numbered
- * directories (pids, CamFlow's procfs-relative `/6400/status`), content hashes (git objects), and
- * random name tails of any length (`pfw.XcPHkTnx`, git's `tmp_obj_kxOyVu`).
+ * directories (pids, CamFlow's procfs-relative `/6400/status`), content hashes (git objects and their
+ * fan-out directories), and random name tails of any length (`pfw.XcPHkTnx`, git's `tmp_obj_kxOyVu`).
  */
 export function unrandom(path: string): string {
-  return path
-    .split("/")
-    .map((seg) => {
+  const segs = path.split("/");
+  return segs
+    .map((seg, i) => {
+      const next = segs[i + 1];
+      // a content-addressed fan-out directory (git's objects/3f/<38 hex>)
+      if (
+        /^[0-9a-f]{2}$/.test(seg) &&
+        next !== undefined &&
+        (/^[0-9a-f]{12,}$/.test(next) || next.startsWith("tmp_obj_"))
+      )
+        return "<xx>";
       if (/^\d+$/.test(seg)) return "<n>";
       if (/^[0-9a-f]{12,}$/.test(seg)) return "<hash>";
       const m = /^(.*[._-])?([^._-]+)$/.exec(seg);
@@ -103,11 +113,6 @@ export function unrandom(path: string): string {
       const tmp = /(?:^|[._-])te?mp(?:_obj)?[._-]$/i.test(pre) && /^[A-Za-z0-9]{6,16}$/.test(tail);
       if (m && (tmp || randomTail(tail))) return `${pre}XXXXXX`;
       return seg;
-    })
-    .map((seg, i, segs) => {
-      // a content-addressed fan-out directory (git's objects/3f/<38 hex>)
-      const next = segs[i + 1];
-      return /^[0-9a-f]{2}$/.test(seg) && (next === "<hash>" || next?.startsWith("tmp_obj_")) ? "<xx>" : seg;
     })
     .join("/");
 }
@@ -179,7 +184,7 @@ export class BehaviourExtractor {
   /** The program a process runs (normalised), or what is known of it. */
   actor(n: DetectNode): string {
     const exe = this.book.exeOf(n);
-    if (exe !== undefined) return this.norm(exe);
+    if (exe !== undefined) return unrandom(this.norm(exe));
     const ctx = str(n.attrs["cf:secctx"]);
     if (ctx !== undefined) return `secctx:${ctx}`;
     const uid = n.attrs.uid ?? n.attrs["cf:uid"];
@@ -224,7 +229,11 @@ export class BehaviourExtractor {
         if (edge.op === "execute" || edge.op === "exec") add("exec", "*", this.resource(to, false));
         else if (to.type === "socket" || to.type === "address") {
           if (edge.op === "connect" || edge.op === "recv" || edge.op === "accept" || edge.op === "read")
-            add("net", actor, `${edge.op === "accept" ? "accept" : "in"} ${this.resource(to, false)}`);
+            add(
+              "net",
+              actor,
+              `${edge.op === "accept" ? "accept" : edge.op === "connect" ? "out" : "in"} ${this.resource(to, false)}`,
+            );
           else if (edge.op === "listen" || edge.op === "bind") add("listen", actor, this.resource(to, false));
         } else if (edge.op === "read" || edge.op === "open" || edge.op === "map") {
           if (to.type !== "file" && to.type !== "device") break;

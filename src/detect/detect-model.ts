@@ -237,7 +237,7 @@ export function detectProfile(
       score: Math.round(near.distance * 1e6) / 1e6,
       threshold: near.threshold,
       evidence: {
-        edges: top.map((w) => w.edge),
+        edges: [...new Set(top.map((w) => w.edge))],
         nodes: [...new Set(top.flatMap((w) => [w.from, w.to]))],
         gids: [...new Set(top.map((w) => w.gid))],
       },

@@ -181,7 +181,7 @@ export class StreamDetector {
           score: Math.round(near.distance * 1e6) / 1e6,
           threshold: near.threshold,
           evidence: {
-            edges: gaps.map((w) => w.edge),
+            edges: [...new Set(gaps.map((w) => w.edge))],
             nodes: [...new Set(gaps.flatMap((w) => [w.from, w.to]))],
             gids: [...new Set(gaps.map((w) => w.gid))],
           },

@@ -1,18 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CLI, CORPUS, runCli, tempDir } from "../helpers/cli.js";
+import { freePort } from "../helpers/mqtt.js";
 
 const FRAP = join(CORPUS, "camflow/frap-dataset");
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe("provflow mqtt --detect", () => {
   it("flags the machine that streams an exploit as its messages arrive, not the one streaming normal work; exit 1", async () => {
