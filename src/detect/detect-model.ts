@@ -262,6 +262,7 @@ export function detectProfile(
     },
     findings,
     edges: profile.edges,
+    dangling: profile.dangling,
   };
 }
 

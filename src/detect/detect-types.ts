@@ -59,4 +59,6 @@ export interface DetectReport {
   findings: Finding[];
   /** the triples read (edges whose two ends are known) */
   edges: number;
+  /** relations left out because an end is not in the graph (counted, never silently dropped) */
+  dangling: number;
 }

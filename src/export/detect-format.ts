@@ -20,7 +20,7 @@ export function findingLine(f: Finding, where?: string): string {
 export function formatDetectReport(r: DetectReport, format: DetectFormat): string {
   if (format === "json") return `${JSON.stringify(r, null, 2)}\n`;
   const name = r.run ? `run ${r.run.id} (${r.run.name})` : "stream";
-  let out = `${name}: ${r.flagged ? "FLAGGED" : "normal"} (${r.edges} relations read)\n`;
+  let out = `${name}: ${r.flagged ? "FLAGGED" : "normal"} (${r.edges} relations read${r.dangling > 0 ? `, ${r.dangling} left out: an end is missing` : ""})\n`;
   const b = r.detectors.behaviour;
   const s = r.detectors.sketch;
   out += `  behaviour: ${b.flagged ? "flagged" : "normal"}, ${b.score} new behaviour${b.score === 1 ? "" : "s"} (flagged at ${b.threshold})\n`;
