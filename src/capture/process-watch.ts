@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { globRegExp } from "../graph/run-query.js";
 import { isoMicros } from "../graph/time-format.js";
 import {
   type AuditRecord,
@@ -50,33 +51,14 @@ export interface WatchedProcess {
   cwd: string | null;
 }
 
+/** A shell-style pattern (`*`, `?`, `[…]`) as a whole-string regular expression (the one `query` uses). */
+export const globToRegExp = globRegExp;
+
 export interface WatchFilter {
   uid?: number;
   gid?: number;
   /** matched against the executable's path and its base name */
   exe?: RegExp;
-}
-
-/** A shell-style pattern (`*`, `?`, `[…]`) as a whole-string regular expression. */
-export function globToRegExp(pattern: string): RegExp {
-  let re = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] as string;
-    if (c === "*") re += ".*";
-    else if (c === "?") re += ".";
-    else if (c === "[") {
-      const end = pattern.indexOf("]", i + 1);
-      if (end < 0) re += "\\[";
-      else {
-        re += `[${pattern
-          .slice(i + 1, end)
-          .replace(/^!/, "^")
-          .replace(/\\/g, "\\\\")}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\/]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
 }
 
 export function exeMatches(exe: string | null, re: RegExp | undefined): boolean {

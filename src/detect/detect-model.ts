@@ -10,7 +10,7 @@ import type {
   Finding,
 } from "./detect-types.js";
 import { type BucketWitness, DEFAULT_SKETCH_CONFIG, GraphSketch, type SketchConfig } from "./graph-sketch.js";
-import { type ClusterModel, clusterSketches, nearestCluster } from "./sketch-clusters.js";
+import { type ClusterModel, clusterSketches, nearestCluster, sketchEvidence } from "./sketch-clusters.js";
 
 /**
  * The detection model: what normal runs do (the explainable behaviour detector) and what their
@@ -221,26 +221,15 @@ export function detectProfile(
     if (near.score <= 1) continue;
     sketchFlagged = true;
     const c = model.sketch.clusters[near.index];
-    // the evidence: relations that fed the buckets most over-represented against the centroid
-    const gaps: { b: number; gap: number }[] = [];
-    s.vector.forEach((x, b) => {
-      const gap = x - ((c?.centroid[b] as number | undefined) ?? 0);
-      if (gap > 0 && s.witnesses[b] !== undefined) gaps.push({ b, gap });
-    });
-    gaps.sort((a, b) => b.gap - a.gap);
-    const top = gaps.slice(0, 5).map((g) => s.witnesses[g.b] as BucketWitness);
+    const why = sketchEvidence(s.vector, c?.centroid, s.witnesses);
     findings.push({
       detector: "sketch",
       kind: "graph",
       key: s.name,
-      why: `the graph's neighbourhood histogram is ${near.distance.toFixed(3)} from the nearest normal cluster (${(c?.members ?? []).slice(0, 3).join(", ")}${(c?.members.length ?? 0) > 3 ? ", …" : ""}), beyond its threshold ${near.threshold.toFixed(3)}; most over-represented: ${top.map((w) => w.shingle).join("; ")}`,
+      why: `the graph's neighbourhood histogram is ${near.distance.toFixed(3)} from the nearest normal cluster (${(c?.members ?? []).slice(0, 3).join(", ")}${(c?.members.length ?? 0) > 3 ? ", …" : ""}), beyond its threshold ${near.threshold.toFixed(3)}; most over-represented: ${why.shingles.join("; ")}`,
       score: Math.round(near.distance * 1e6) / 1e6,
       threshold: near.threshold,
-      evidence: {
-        edges: [...new Set(top.map((w) => w.edge))],
-        nodes: [...new Set(top.flatMap((w) => [w.from, w.to]))],
-        gids: [...new Set(top.map((w) => w.gid))],
-      },
+      evidence: why.evidence,
     });
   }
   return {

@@ -1,4 +1,5 @@
-import { sketchDistance } from "./graph-sketch.js";
+import type { Evidence } from "./detect-types.js";
+import { type BucketWitness, sketchDistance } from "./graph-sketch.js";
 
 /**
  * Clusters of normal sketches and their learnt thresholds (StreamSpot's bootstrap clusters, Unicorn's
@@ -124,4 +125,31 @@ export function nearestCluster(
     if (best === null || score < best.score) best = { index, distance, threshold: c.threshold, score };
   });
   return best;
+}
+
+/**
+ * Why a sketch is far from its cluster: the relations that first fed the buckets most over-represented
+ * against the centroid (at most `top`), as shingles and as evidence.
+ */
+export function sketchEvidence(
+  vector: readonly number[],
+  centroid: readonly number[] | undefined,
+  witnesses: readonly (BucketWitness | undefined)[],
+  top = 5,
+): { shingles: string[]; evidence: Evidence } {
+  const gaps: { b: number; gap: number }[] = [];
+  vector.forEach((x, b) => {
+    const gap = x - ((centroid?.[b] as number | undefined) ?? 0);
+    if (gap > 0 && witnesses[b] !== undefined) gaps.push({ b, gap });
+  });
+  gaps.sort((a, b) => b.gap - a.gap);
+  const w = gaps.slice(0, top).map((g) => witnesses[g.b] as BucketWitness);
+  return {
+    shingles: w.map((x) => x.shingle),
+    evidence: {
+      edges: [...new Set(w.map((x) => x.edge))],
+      nodes: [...new Set(w.flatMap((x) => [x.from, x.to]))],
+      gids: [...new Set(w.map((x) => x.gid))],
+    },
+  };
 }

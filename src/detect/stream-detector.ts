@@ -2,8 +2,8 @@ import type { KeyedEdge, KeyedNode, MachinePart } from "../store/store-types.js"
 import { BehaviourExtractor, BoundedMap, NameBook } from "./behaviour-keys.js";
 import type { DetectModel } from "./detect-model.js";
 import type { DetectNode, DetectTriple, Finding } from "./detect-types.js";
-import { type BucketWitness, GraphSketch } from "./graph-sketch.js";
-import { nearestCluster } from "./sketch-clusters.js";
+import { GraphSketch } from "./graph-sketch.js";
+import { nearestCluster, sketchEvidence } from "./sketch-clusters.js";
 
 /**
  * Detection on a live stream of machines' provenance (`provflow mqtt --detect MODEL`): the rows each
@@ -167,24 +167,15 @@ export class StreamDetector {
       const near = nearestCluster(model, vector);
       if (near !== null && near.score > 1) {
         const c = model.clusters[near.index];
-        const gaps = vector
-          .map((x, b) => ({ b, gap: x - ((c?.centroid[b] as number | undefined) ?? 0) }))
-          .filter((g) => g.gap > 0 && sk.witnesses[g.b] !== undefined)
-          .sort((a, b) => b.gap - a.gap)
-          .slice(0, 5)
-          .map((g) => sk.witnesses[g.b] as BucketWitness);
+        const why = sketchEvidence(vector, c?.centroid, sk.witnesses);
         this.report(machineId, {
           detector: "sketch",
           kind: "graph",
           key: `${machineId}#${s.window}`,
-          why: `window ${s.window} (${model.window} relations) is ${near.distance.toFixed(3)} from the nearest normal cluster, beyond its threshold ${near.threshold.toFixed(3)}; most over-represented: ${gaps.map((w) => w.shingle).join("; ")}`,
+          why: `window ${s.window} (${model.window} relations) is ${near.distance.toFixed(3)} from the nearest normal cluster, beyond its threshold ${near.threshold.toFixed(3)}; most over-represented: ${why.shingles.join("; ")}`,
           score: Math.round(near.distance * 1e6) / 1e6,
           threshold: near.threshold,
-          evidence: {
-            edges: [...new Set(gaps.map((w) => w.edge))],
-            nodes: [...new Set(gaps.flatMap((w) => [w.from, w.to]))],
-            gids: [...new Set(gaps.map((w) => w.gid))],
-          },
+          evidence: why.evidence,
         });
       }
     }
