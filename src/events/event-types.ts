@@ -177,6 +177,8 @@ export interface SocketEvent extends EventBase {
   fd?: number;
   ok: boolean;
   errno?: string;
+  /** database queries recognised in the bytes sent (strace -s buffers): `protocol: text` */
+  queries?: string[];
 }
 
 /** One system or library call as the tracer showed it; the calls log folds these into steps. */
@@ -191,6 +193,8 @@ export interface CallEvent extends EventBase {
   errno?: string;
   /** duration in microseconds (strace -T) */
   dur?: number;
+  /** database queries its buffer carried (socket writes): `protocol: text` */
+  queries?: string[];
 }
 
 /** PROV class of a node described by a PROV source: the PROV-JSON section it was found in. */

@@ -139,6 +139,7 @@ function summaryText(s: RunSummary): string {
     out.push(
       `  ${k.protocol} ${ends}  ${k.role}  pids ${k.pids.join(",") || "-"}  sent ${k.bytesSent} B, received ${k.bytesReceived} B`,
     );
+    for (const q of k.queries ?? []) out.push(`    query ${q}`);
   }
   const regWritten = s.registry.filter((k) => k.written || k.created || k.deleted);
   if (s.registry.length > 0) {
@@ -255,9 +256,13 @@ function summaryXml(s: RunSummary): string {
   out.push("  </directories>");
   out.push("  <sockets>");
   for (const k of s.sockets) {
-    out.push(
-      `    <socket${attrs({ family: k.family, protocol: k.protocol, local: k.local, remote: k.remote, role: k.role, path: k.path, pids: k.pids.join(" ") || null, bytesSent: k.bytesSent, bytesReceived: k.bytesReceived })}/>`,
-    );
+    const head = `    <socket${attrs({ family: k.family, protocol: k.protocol, local: k.local, remote: k.remote, role: k.role, path: k.path, pids: k.pids.join(" ") || null, bytesSent: k.bytesSent, bytesReceived: k.bytesReceived })}`;
+    if (!k.queries?.length) out.push(`${head}/>`);
+    else {
+      out.push(`${head}>`);
+      for (const q of k.queries) out.push(`      <query>${xmlEscape(q)}</query>`);
+      out.push("    </socket>");
+    }
   }
   out.push("  </sockets>");
   out.push("  <registry>");

@@ -1407,9 +1407,11 @@ export class GraphBuilder {
     }
     const bytes = ev.bytes ?? 0;
     switch (ev.op) {
-      case "send":
-        this.edge("wasGeneratedBy", "send", s.id, p.node.id, ts, bytes);
+      case "send": {
+        const e = this.edge("wasGeneratedBy", "send", s.id, p.node.id, ts, bytes);
+        if (ev.queries !== undefined) addQueries(e, ev.queries);
         break;
+      }
       case "recv":
         this.edge("used", "recv", p.node.id, s.id, ts, bytes);
         break;
@@ -1644,4 +1646,19 @@ function mergeProvNode(node: GraphNode, ev: ProvNodeEvent): void {
   if (!node.label && ev.label) node.label = ev.label;
   if (ev.start !== null && (node.start === null || ev.start < node.start)) node.start = ev.start;
   if (ev.end !== null && (node.end === null || ev.end > node.end)) node.end = ev.end;
+}
+
+/** Queries kept on one relation at most; the rest are counted in `queriesDropped`. */
+export const MAX_EDGE_QUERIES = 64;
+
+/** Database queries a send carried, on its relation: `queries` (protocol: text) and `protocol`. */
+function addQueries(e: GraphEdge, queries: readonly string[]): void {
+  const list = (Array.isArray(e.attrs.queries) ? e.attrs.queries : []) as string[];
+  for (const q of queries) {
+    if (list.length < MAX_EDGE_QUERIES) list.push(q);
+    else e.attrs.queriesDropped = ((e.attrs.queriesDropped as number | undefined) ?? 0) + 1;
+  }
+  e.attrs.queries = list;
+  const protocol = queries[0]?.slice(0, queries[0].indexOf(":"));
+  if (protocol) e.attrs.protocol = protocol;
 }

@@ -77,9 +77,10 @@ function untemp(s: string): string {
       // python tempfile: tmpXXXXXXXX, and its .res-XXXXXXXX style named files
       .replace(/(^|[/\s=])tmp[a-z0-9_]{8}(?=$|[/.\s"'])/g, "$1tmpXXXXXXXX")
       .replace(/\.res-[a-z0-9_]{8}(?=$|[/.\s"'])/g, ".res-XXXXXXXX")
-      // a generic mkstemp suffix after a dot, dash or underscore: name.XXXXXX, name-XXXXXX, with a
-      // mixed-case or digit-bearing random tail (mkstemp uses [A-Za-z0-9])
-      .replace(/([/\w][\w.-]*?[._-])([A-Za-z0-9]{6})(?=$|[/\s"'])/g, (m, pre: string, tail: string) =>
+      // a generic mkstemp suffix after a dot, dash or underscore: name.XXXXXX, name-XXXXXXXX (6 to 12
+      // random characters: mktemp takes as many as the template has X), with a mixed-case and
+      // digit-bearing random tail (mkstemp uses [A-Za-z0-9])
+      .replace(/([/\w][\w.-]*?[._-])([A-Za-z0-9]{6,12})(?=$|[/\s"'])/g, (m, pre: string, tail: string) =>
         /[0-9]/.test(tail) && /[A-Za-z]/.test(tail) && /[A-Z]/.test(tail) && /[a-z]/.test(tail)
           ? `${pre}XXXXXX`
           : m,

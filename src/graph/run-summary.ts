@@ -50,6 +50,9 @@ export interface SummaryDirectory {
   listed: boolean;
 }
 
+/** Queries listed per socket in the summary at most. */
+const MAX_SOCKET_QUERIES = 100;
+
 export interface SummarySocket {
   family: string;
   protocol: string;
@@ -61,6 +64,8 @@ export interface SummarySocket {
   pids: number[];
   bytesSent: number;
   bytesReceived: number;
+  /** database queries sent through it (`protocol: text`, at most 100), when recognised */
+  queries?: string[];
 }
 
 /** A Windows registry key or value the run touched (ProcMon, Sysmon). */
@@ -280,12 +285,13 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
     readers: Set<number>;
     out: number;
     in: number;
+    queries: string[];
   }
   const flows = new Map<number, Flow>();
   const flowOf = (id: number): Flow => {
     let f = flows.get(id);
     if (!f) {
-      f = { writers: new Set(), readers: new Set(), out: 0, in: 0 };
+      f = { writers: new Set(), readers: new Set(), out: 0, in: 0, queries: [] };
       flows.set(id, f);
     }
     return f;
@@ -298,6 +304,9 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
         const f = flowOf(n.id);
         if (pid !== undefined && (e.op === "write" || e.op === "send")) f.writers.add(pid);
         f.out += e.bytes;
+        if (Array.isArray(e.attrs.queries))
+          for (const q of e.attrs.queries as string[])
+            if (f.queries.length < MAX_SOCKET_QUERIES) f.queries.push(q);
       }
     } else if (e.type === "used") {
       const n = byId.get(e.to);
@@ -355,6 +364,7 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
         pids: sortedNums(pids),
         bytesSent: f?.out ?? 0,
         bytesReceived: f?.in ?? 0,
+        ...(f && f.queries.length > 0 ? { queries: f.queries } : {}),
       });
     } else if (n.type === "pipe") {
       pipes.push({

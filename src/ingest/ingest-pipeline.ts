@@ -1,4 +1,5 @@
 import type { ProvEvent, RunContext, SourceLocation } from "../events/event-types.js";
+import { redactArgv, redactEnv } from "../export/redact.js";
 import { GraphBuilder } from "../graph/graph-builder.js";
 import type { LineBatch } from "../sources/line-batches.js";
 import type { LineParser } from "../sources/source-types.js";
@@ -26,6 +27,8 @@ export interface PipelineOptions {
   shouldStop?: () => boolean;
   /** describe the recording machine as an agent (default true; PROV sources describe their own) */
   machineAgent?: boolean;
+  /** hide secrets as they are recorded: in exec environments (env) and command lines (argv) */
+  redact?: { env?: boolean; argv?: boolean };
 }
 
 export interface PipelineResult {
@@ -61,7 +64,15 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
     }
     pendingEvents = 0;
   };
+  const redact = opts.redact;
   const take = (events: ProvEvent[]) => {
+    if (redact?.env || redact?.argv) {
+      for (const e of events) {
+        if (e.kind !== "process.exec") continue;
+        if (redact.env && e.env !== undefined) e.env = redactEnv(e.env);
+        if (redact.argv) e.argv = redactArgv(e.argv);
+      }
+    }
     builder.add(events);
     stats.events += events.length;
     pendingEvents += events.length;

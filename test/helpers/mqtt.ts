@@ -1,4 +1,13 @@
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
+
+/** A TCP port free on loopback right now (for an embedded broker). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
 
 /** The test broker: Mosquitto on loopback (override with PROVFLOW_TEST_MQTT). */
 export const MQTT_URL = process.env.PROVFLOW_TEST_MQTT ?? "mqtt://127.0.0.1:1883";
