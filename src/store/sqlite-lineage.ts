@@ -1,6 +1,8 @@
 /**
  * Lineage and chains in SQLite: recursive queries over the edges table (indexes edges_src and
- * edges_dst hold type and the other end, so a step reads only the index). A walk is a `WITH
+ * edges_dst hold type and the other end, so a step reads only the index). The walk is told which
+ * index to use and to loop over the walk outside: with bound parameters and no statistics the
+ * planner may otherwise scan the whole run's relations once per step. A walk is a `WITH
  * RECURSIVE` over (node, depth) pairs: UNION drops a pair seen before, and the depth bound ends
  * every cycle; its LIMIT stops the walk once it produced its budget of rows. SQLite's queue is
  * first in, first out, so the walk goes level by level and a cut leaves the nearest levels whole.
@@ -33,7 +35,8 @@ function walkCte(name: string, ancestors: boolean, start: string, visits: string
   return `${name}(id, depth) AS (
     SELECT value, 0 FROM json_each(${start})
     UNION
-    SELECT e.${far}, w.depth + 1 FROM ${name} w JOIN edges e ON e.run_id = :run AND e.${near} = w.id
+    SELECT e.${far}, w.depth + 1 FROM ${name} w CROSS JOIN edges e INDEXED BY edges_${near}
+      ON e.run_id = :run AND e.${near} = w.id
     WHERE w.depth < :depth AND e.type IN (SELECT value FROM json_each(:rel))
     LIMIT ${visits})`;
 }
@@ -76,7 +79,7 @@ function readEdges(
   const [a, b] = ancestors ? ["src", "dst"] : ["dst", "src"];
   const rows = prepared(
     db,
-    `SELECT ${EDGE_COLUMNS} FROM json_each(?) i CROSS JOIN edges e ON e.run_id = ? AND e.${a} = i.value
+    `SELECT ${EDGE_COLUMNS} FROM json_each(?) i CROSS JOIN edges e INDEXED BY edges_${a} ON e.run_id = ? AND e.${a} = i.value
      WHERE e.${b} IN (SELECT value FROM json_each(?)) AND e.type IN (SELECT value FROM json_each(?))
      ORDER BY e.id`,
   ).all(JSON.stringify(near), runId, JSON.stringify(far), JSON.stringify(rel)) as EdgeRow[];
@@ -89,7 +92,7 @@ function escapes(db: Db, p: WalkParams, inner: number[], all: number[]): boolean
   const [a, b] = p.ancestors ? ["src", "dst"] : ["dst", "src"];
   const hit = prepared(
     db,
-    `SELECT 1 FROM json_each(?) i CROSS JOIN edges e ON e.run_id = ? AND e.${a} = i.value
+    `SELECT 1 FROM json_each(?) i CROSS JOIN edges e INDEXED BY edges_${a} ON e.run_id = ? AND e.${a} = i.value
      WHERE e.type IN (SELECT value FROM json_each(?)) AND e.${b} NOT IN (SELECT value FROM json_each(?)) LIMIT 1`,
   ).get(JSON.stringify(inner), p.runId, JSON.stringify(p.relations), JSON.stringify(all));
   return hit !== undefined;
@@ -153,7 +156,8 @@ export function sqlitePaths(db: Db, p: PathParams): PathResult {
       SELECT c.id, 0, ',' || c.id || ',' FROM core c WHERE c.id IN (SELECT value FROM json_each(:from))
       UNION
       SELECT e.src, ch.len + 1, ch.nodes || e.src || ','
-      FROM chain ch JOIN edges e ON e.run_id = :run AND e.dst = ch.node JOIN core c ON c.id = e.src
+      FROM chain ch CROSS JOIN edges e INDEXED BY edges_dst ON e.run_id = :run AND e.dst = ch.node
+        JOIN core c ON c.id = e.src
       WHERE ch.node NOT IN targets AND ch.len + 1 + c.togo <= :depth
         AND e.type IN (SELECT value FROM json_each(:rel)) AND instr(ch.nodes, ',' || e.src || ',') = 0
       LIMIT :budget)

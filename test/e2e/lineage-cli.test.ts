@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { DEFAULT_LINEAGE_RELATIONS } from "../../src/store/lineage-params.js";
 import { CORPUS, runCli, tempDir } from "../helpers/cli.js";
 import { PG_URL, postgresAvailable, schemaUrl, uniqueSchema } from "../helpers/postgres.js";
 
@@ -18,15 +19,8 @@ if (process.env.CI === "true" && !(hasStrace && hasNetworkx && hasDot))
   throw new Error("the lineage e2e tests need strace, python3-networkx and graphviz in CI");
 const pgUp = await postgresAvailable("the lineage e2e tests on PostgreSQL (test/e2e/lineage-cli.test.ts)");
 
-const FOLLOWED = [
-  "used",
-  "wasGeneratedBy",
-  "wasInformedBy",
-  "wasDerivedFrom",
-  "wasStartedBy",
-  "wasEndedBy",
-  "wasInfluencedBy",
-];
+/** the relation types lineage follows by default: the oracle walks the same ones */
+const FOLLOWED = [...DEFAULT_LINEAGE_RELATIONS];
 
 /** networkx's answer: {node id: distance} within `depth`, or every simple chain from → to. */
 const ORACLE = `
@@ -84,6 +78,10 @@ interface PathJson {
   paths: Array<{ nodes: number[]; edges: number[] }>;
   edges: Array<{ id: number; from: number; to: number }>;
 }
+
+/** networkx's walk from the same start nodes (those provflow resolved) in a run of the SQLite file */
+const oracleWalk = (db: string, run: number, j: LineageJson, direction: string, depth: number) =>
+  oracle<Record<string, number>>({ op: "walk", db, run, start: j.query.start, direction, depth });
 
 const depthMap = (j: LineageJson) => Object.fromEntries(j.nodes.map((n) => [String(n.id), n.depth]));
 
@@ -170,16 +168,7 @@ describe.runIf(hasStrace && hasNetworkx)("provflow lineage and path on real runs
         expect(at((n) => n.attrs.path === join(work, "a"))).toHaveLength(1);
         // no agent and nothing reached through an agent
         expect(at((n) => n.type === "user" || n.type === "machine")).toEqual([]);
-        expect(depthMap(j)).toEqual(
-          oracle({
-            op: "walk",
-            db,
-            run: runId("cp"),
-            start: j.query.start,
-            direction: "ancestors",
-            depth: 5,
-          }),
-        );
+        expect(depthMap(j)).toEqual(oracleWalk(db, runId("cp"), j, "ancestors", 5));
         // every relation returned joins two returned nodes, one step apart at most
         const depth = depthMap(j);
         for (const e of j.edges) {
@@ -193,16 +182,7 @@ describe.runIf(hasStrace && hasNetworkx)("provflow lineage and path on real runs
         const paths = new Set(j.nodes.map((n) => n.attrs.path));
         expect(paths).toContain(join(work, "b"));
         expect(paths).toContain(join(work, "c"));
-        expect(depthMap(j)).toEqual(
-          oracle({
-            op: "walk",
-            db,
-            run: runId("cp"),
-            start: j.query.start,
-            direction: "descendants",
-            depth: 4,
-          }),
-        );
+        expect(depthMap(j)).toEqual(oracleWalk(db, runId("cp"), j, "descendants", 4));
         const cat = j.nodes.find((n) => (n.attrs.argv as string[] | undefined)?.[0] === "cat");
         const byPid = lineage(store(), `pid:${cat?.attrs.pid}`, "cp", "--descendants", "--depth", "2");
         expect(byPid.query.start.length).toBeGreaterThanOrEqual(1);
@@ -215,14 +195,7 @@ describe.runIf(hasStrace && hasNetworkx)("provflow lineage and path on real runs
         const j = lineage(store(), "c", "cp", "--depth", "10", "--limit", "5");
         expect(j.truncated).toBe(true);
         expect(j.nodes).toHaveLength(5);
-        const full = oracle<Record<string, number>>({
-          op: "walk",
-          db,
-          run: runId("cp"),
-          start: j.query.start,
-          direction: "ancestors",
-          depth: 10,
-        });
+        const full = oracleWalk(db, runId("cp"), j, "ancestors", 10);
         const nearest = Object.values(full)
           .sort((x, y) => x - y)
           .slice(0, 5);
@@ -281,28 +254,10 @@ describe.runIf(hasStrace && hasNetworkx)("provflow lineage and path on real runs
         );
         expect(named).toContain("/etc/passwd");
         expect(j.nodes.length).toBeGreaterThan(10);
-        expect(depthMap(j)).toEqual(
-          oracle({
-            op: "walk",
-            db,
-            run: runId("camflow"),
-            start: j.query.start,
-            direction: "descendants",
-            depth: 3,
-          }),
-        );
+        expect(depthMap(j)).toEqual(oracleWalk(db, runId("camflow"), j, "descendants", 3));
         const up = lineage(store(), "pid:6400", "camflow", "--depth", "4", "--limit", "100000");
         expect(up.truncated).toBe(false);
-        expect(depthMap(up)).toEqual(
-          oracle({
-            op: "walk",
-            db,
-            run: runId("camflow"),
-            start: up.query.start,
-            direction: "ancestors",
-            depth: 4,
-          }),
-        );
+        expect(depthMap(up)).toEqual(oracleWalk(db, runId("camflow"), up, "ancestors", 4));
       });
 
       it.runIf(hasDot)("DOT output is drawn by Graphviz", () => {
