@@ -139,50 +139,66 @@ export function sqliteLineage(db: Db, p: WalkParams): LineageResult {
 
 /**
  * Chains from `from` to `to`: a descendants walk from `from` and an ancestors walk from `to` (each
- * depth-bounded) give the nodes that can lie on a chain and how far each is from `to`; the chains
- * are then built hop by hop through those nodes only, never through a node twice, shortest first.
- * A chain stops at the first `to` node it reaches.
+ * depth-bounded) give the nodes that can lie on a chain and how far each is from `to`; they go to a
+ * temporary table (keyed by node, so each hop looks them up by index), and the chains are then built
+ * hop by hop through those nodes only, never through a node twice, shortest first. A chain stops at
+ * the first `to` node it reaches. When a walk ran out of rows, chains may be missing: truncated.
  */
 export function sqlitePaths(db: Db, p: PathParams): PathResult {
-  const sql = `WITH RECURSIVE
+  db.exec("CREATE TEMP TABLE IF NOT EXISTS lineage_core (id INTEGER PRIMARY KEY, togo INTEGER NOT NULL)");
+  // the walks' row counts ride along as rows -1 and -2
+  const coreSql = `INSERT INTO temp.lineage_core (id, togo) WITH RECURSIVE
     ${walkCte("fwd", false, ":from", ":visits")},
-    ${walkCte("bwd", true, ":to", ":visits")},
-    core(id, togo) AS MATERIALIZED (
-      SELECT f.id, b.d FROM (SELECT id, min(depth) AS d FROM fwd GROUP BY id) f
+    ${walkCte("bwd", true, ":to", ":visits")}
+    SELECT f.id, b.d FROM (SELECT id, min(depth) AS d FROM fwd GROUP BY id) f
       JOIN (SELECT id, min(depth) AS d FROM bwd GROUP BY id) b ON b.id = f.id
-      WHERE f.d + b.d <= :depth),
+      WHERE f.d + b.d <= :depth
+    UNION ALL SELECT -1, count(*) FROM fwd UNION ALL SELECT -2, count(*) FROM bwd`;
+  const chainSql = `WITH RECURSIVE
     targets(id) AS MATERIALIZED (SELECT value FROM json_each(:to)),
     chain(node, len, nodes) AS (
-      SELECT c.id, 0, ',' || c.id || ',' FROM core c WHERE c.id IN (SELECT value FROM json_each(:from))
+      SELECT c.id, 0, ',' || c.id || ',' FROM temp.lineage_core c WHERE c.id IN (SELECT value FROM json_each(:from))
       UNION
       SELECT e.src, ch.len + 1, ch.nodes || e.src || ','
       FROM chain ch CROSS JOIN edges e INDEXED BY edges_dst ON e.run_id = :run AND e.dst = ch.node
-        JOIN core c ON c.id = e.src
+        CROSS JOIN temp.lineage_core c ON c.id = e.src
       WHERE ch.node NOT IN targets AND ch.len + 1 + c.togo <= :depth
         AND e.type IN (SELECT value FROM json_each(:rel)) AND instr(ch.nodes, ',' || e.src || ',') = 0
       LIMIT :budget)
     SELECT * FROM (SELECT nodes, len FROM chain WHERE node IN targets ORDER BY len, nodes LIMIT :take)
     UNION ALL SELECT NULL, count(*) FROM chain`;
   return db.transaction((): PathResult => {
-    const rows = prepared(db, sql).all({
+    const core = prepared(db, "DELETE FROM temp.lineage_core");
+    core.run();
+    prepared(db, coreSql).run({
       run: p.runId,
       from: JSON.stringify(p.from),
       to: JSON.stringify(p.to),
       depth: p.depth,
       rel: JSON.stringify(p.relations),
       visits: p.visits,
+    });
+    const counts = prepared(db, "SELECT togo FROM temp.lineage_core WHERE id < 0").pluck().all() as number[];
+    prepared(db, "DELETE FROM temp.lineage_core WHERE id < 0").run();
+    const walksCut = counts.some((n) => n >= p.visits);
+    const rows = prepared(db, chainSql).all({
+      run: p.runId,
+      from: JSON.stringify(p.from),
+      to: JSON.stringify(p.to),
+      depth: p.depth,
+      rel: JSON.stringify(p.relations),
       budget: p.budget,
       take: p.maxPaths + 1,
     }) as { nodes: string | null; len: number }[];
+    core.run();
     let built = 0;
     const chains: number[][] = [];
     for (const r of rows) {
       if (r.nodes === null) built = r.len;
       else chains.push(r.nodes.split(",").filter(Boolean).map(Number));
     }
-    const truncated = chains.length > p.maxPaths || built >= p.budget;
-    const kept = chains.slice(0, p.maxPaths);
-    return finishPaths(db, p, kept, truncated);
+    const truncated = chains.length > p.maxPaths || built >= p.budget || walksCut;
+    return finishPaths(db, p, chains.slice(0, p.maxPaths), truncated);
   })();
 }
 
