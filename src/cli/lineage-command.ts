@@ -8,7 +8,7 @@ import {
   type PathAsk,
 } from "../export/lineage-format.js";
 import { redactNode } from "../export/redact.js";
-import { type ResolvedNodes, resolveNodeRef } from "../graph/lineage-nodes.js";
+import { lineageOf, pathsBetween } from "../graph/lineage-nodes.js";
 import type { GraphNode, RelationType } from "../graph/prov-types.js";
 import {
   ALL_RELATIONS,
@@ -20,7 +20,7 @@ import {
   MAX_PATHS,
 } from "../store/lineage-params.js";
 import type { GraphStore, LineageDirection, RunRecord } from "../store/store-types.js";
-import { ExitCode, NotFoundError, UsageError } from "../util/errors.js";
+import { ExitCode, UsageError } from "../util/errors.js";
 import { writeOut } from "./output.js";
 
 /** What `provflow lineage` and `provflow path` borrow from main.ts, so that the store is opened one way everywhere. */
@@ -57,21 +57,6 @@ function relationsOption(o: { relations?: string; allRelations?: boolean }): Rel
 
 function formatOption(o: { format: string; json?: boolean }): LineageFormat {
   return o.json ? "json" : (o.format as LineageFormat);
-}
-
-async function resolve(
-  store: GraphStore,
-  run: RunRecord,
-  ref: string,
-  direction: LineageDirection,
-): Promise<ResolvedNodes> {
-  const r = await resolveNodeRef(store, run, ref, direction);
-  if (r.nodes.length === 0) {
-    const how =
-      r.kind === "id" ? "node id" : r.kind === "pid" ? "process id" : r.kind === "gid" ? "global id" : "path";
-    throw new NotFoundError(`no node ${r.key} in run ${run.id} (${run.name}) (looked up as a ${how})`);
-  }
-  return r;
 }
 
 function sharedOptions(cmd: Command, deps: LineageCommandDeps): Command {
@@ -131,10 +116,7 @@ export function registerLineageCommands(program: Command, deps: LineageCommandDe
       const format = formatOption(o);
       await deps.withStore(o.db, async (store) => {
         const run = await deps.findRunOrLatest(store, runRef);
-        const start = await resolve(store, run, ref, direction);
-        const res = await store.lineage({
-          runId: run.id,
-          start: start.nodes.map((n) => n.id),
+        const { start, result: res } = await lineageOf(store, run, ref, {
           direction,
           depth,
           limit,
@@ -173,29 +155,8 @@ export function registerLineageCommands(program: Command, deps: LineageCommandDe
       const format = formatOption(o);
       const found = await deps.withStore(o.db, async (store) => {
         const run = await deps.findRunOrLatest(store, runRef);
-        // upstream stands for its first version, downstream for its newest (lineage-nodes.ts)
-        const chains = async (up: string, down: string) => {
-          const from = await resolve(store, run, up, "descendants");
-          const to = await resolve(store, run, down, "ancestors");
-          const res = await store.paths({
-            runId: run.id,
-            from: from.nodes.map((n) => n.id),
-            to: to.nodes.map((n) => n.id),
-            depth,
-            maxPaths,
-            relations,
-          });
-          return { from, to, res };
-        };
-        let reversed = false;
-        let c = await chains(refA, refB);
-        if (c.res.paths.length === 0) {
-          const back = await chains(refB, refA);
-          if (back.res.paths.length > 0) {
-            reversed = true;
-            c = { from: back.to, to: back.from, res: back.res };
-          }
-        }
+        const c = await pathsBetween(store, run, refA, refB, { depth, maxPaths, relations });
+        const reversed = c.reversed;
         const redact = Boolean(o.redact);
         const ask: PathAsk = {
           from: { ref: refA, nodes: redactAll(c.from.nodes, redact) },
@@ -205,8 +166,10 @@ export function registerLineageCommands(program: Command, deps: LineageCommandDe
           relations,
           reversed,
         };
-        await writeOut(formatPaths(run, ask, { ...c.res, nodes: redactAll(c.res.nodes, redact) }, format));
-        return c.res.paths.length > 0;
+        await writeOut(
+          formatPaths(run, ask, { ...c.result, nodes: redactAll(c.result.nodes, redact) }, format),
+        );
+        return c.result.paths.length > 0;
       });
       if (!found) process.exitCode = ExitCode.different;
     });

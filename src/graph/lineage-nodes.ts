@@ -12,7 +12,16 @@
  * is its ancestor through the version chain), the first for descendants (every later version is its
  * descendant the same way), so the walk starts where it covers them all.
  */
-import type { GraphStore, LineageDirection, RunRecord } from "../store/store-types.js";
+import type {
+  GraphStore,
+  LineageDirection,
+  LineageQuery,
+  LineageResult,
+  PathQuery,
+  PathResult,
+  RunRecord,
+} from "../store/store-types.js";
+import { NotFoundError } from "../util/errors.js";
 import type { GraphNode } from "./prov-types.js";
 
 export type NodeRefKind = "id" | "pid" | "gid" | "path";
@@ -124,4 +133,82 @@ async function resolveKey(
     }
   }
   return done(pickVersions(found, direction));
+}
+
+/** The nodes a reference names, or a NotFoundError saying how it was looked up. */
+export async function requireNodeRef(
+  store: GraphStore,
+  run: RunRecord,
+  ref: string,
+  direction: LineageDirection,
+  cwd: string | null = process.cwd(),
+): Promise<ResolvedNodes> {
+  const r = await resolveNodeRef(store, run, ref, direction, cwd);
+  if (r.nodes.length === 0) {
+    const how =
+      r.kind === "id" ? "node id" : r.kind === "pid" ? "process id" : r.kind === "gid" ? "global id" : "path";
+    throw new NotFoundError(`no node ${r.key} in run ${run.id} (${run.name}) (looked up as a ${how})`);
+  }
+  return r;
+}
+
+export interface LineageAnswer {
+  start: ResolvedNodes;
+  result: LineageResult;
+}
+
+/**
+ * `provflow lineage` (and the server's lineage endpoint): the reference resolved, then its
+ * ancestors or descendants from the store. `cwd`: where a relative path is tried first (null: only
+ * the run's working directory).
+ */
+export async function lineageOf(
+  store: GraphStore,
+  run: RunRecord,
+  ref: string,
+  q: Omit<LineageQuery, "runId" | "start">,
+  cwd: string | null = process.cwd(),
+): Promise<LineageAnswer> {
+  const start = await requireNodeRef(store, run, ref, q.direction, cwd);
+  const result = await store.lineage({ ...q, runId: run.id, start: start.nodes.map((n) => n.id) });
+  return { start, result };
+}
+
+export interface PathAnswer {
+  /** the nodes A and B named (A as upstream: its first version; B as downstream: its newest) */
+  from: ResolvedNodes;
+  to: ResolvedNodes;
+  /** no chain from A to B: these chains go from B to A */
+  reversed: boolean;
+  result: PathResult;
+}
+
+/**
+ * `provflow path A B` (and the server's path endpoint): the chains by which A went on to affect B;
+ * when there is none, those by which B affected A (`reversed`).
+ */
+export async function pathsBetween(
+  store: GraphStore,
+  run: RunRecord,
+  refA: string,
+  refB: string,
+  q: Omit<PathQuery, "runId" | "from" | "to">,
+  cwd: string | null = process.cwd(),
+): Promise<PathAnswer> {
+  const chains = async (up: string, down: string) => {
+    const from = await requireNodeRef(store, run, up, "descendants", cwd);
+    const to = await requireNodeRef(store, run, down, "ancestors", cwd);
+    const result = await store.paths({
+      ...q,
+      runId: run.id,
+      from: from.nodes.map((n) => n.id),
+      to: to.nodes.map((n) => n.id),
+    });
+    return { from, to, result };
+  };
+  const ab = await chains(refA, refB);
+  if (ab.result.paths.length > 0) return { ...ab, reversed: false };
+  const ba = await chains(refB, refA);
+  if (ba.result.paths.length > 0) return { from: ba.to, to: ba.from, reversed: true, result: ba.result };
+  return { ...ab, reversed: false };
 }
