@@ -39,6 +39,9 @@ const SYSTEM_HEADERS = 300;
 const PROBE_PATHS = 900;
 const SAMPLES = Number(process.env.LINEAGE_BENCH_SAMPLES ?? 200);
 const NAIVE_SAMPLES = Number(process.env.LINEAGE_BENCH_NAIVE ?? 20);
+/** descendants of inputs reach the whole build within 5 relations (through make's waits): fewer of them */
+const DESC_SAMPLES = Math.min(SAMPLES, 50);
+const DESC_NAIVE_SAMPLES = Math.min(NAIVE_SAMPLES, 10);
 const DEPTH = 5;
 const T0 = 1_790_000_000_000_000;
 
@@ -329,19 +332,32 @@ interface PhaseResult {
   sets: string[];
 }
 
-/** The written files to ask about: latest versions, a seeded sample over every run. */
-async function samples(store: GraphStore, n: number): Promise<{ runId: number; id: number }[]> {
+type Direction = "ancestors" | "descendants";
+
+/** Does a node make a sample: ancestors of written files (newest versions), descendants of inputs (sources, headers). */
+function wanted(node: GraphNode | undefined, direction: Direction): boolean {
+  if (node?.kind !== "entity") return false;
+  if (direction === "ancestors") return node.version > 0;
+  return node.version === 0 && /\/(src|include)\/[^/]+\.[ch]$/.test(String(node.attrs.path));
+}
+
+/** The files to ask about, a seeded sample over every run. */
+async function samples(
+  store: GraphStore,
+  n: number,
+  direction: Direction,
+): Promise<{ runId: number; id: number }[]> {
   const runs = (await store.listRuns()).filter((r) => r.name.startsWith("build-"));
   const rand = rng(42);
   const out: { runId: number; id: number }[] = [];
   for (let i = 0; i < n; i++) {
     const run = runs[Math.floor(rand() * runs.length)];
     if (run === undefined) break;
-    // node ids of a build are dense: try ids until one is the newest version of a written file
+    // node ids of a build are dense: try ids until one makes a sample
     for (;;) {
       const id = 1 + Math.floor(rand() * run.nodeCount);
       const [node] = await store.getNodes(run.id, { ids: [id] });
-      if (node?.kind === "entity" && node.version > 0) {
+      if (wanted(node, direction)) {
         out.push({ runId: run.id, id });
         break;
       }
@@ -381,9 +397,15 @@ async function readPairs(engine: string, runId: number): Promise<[number, number
 }
 
 /** The naive way: read the run's relations (only the two ends), then walk them in memory. */
-async function naiveAncestors(engine: string, runId: number, start: number): Promise<Set<number>> {
+async function naiveWalk(
+  engine: string,
+  runId: number,
+  start: number,
+  direction: Direction,
+): Promise<Set<number>> {
   const out = new Map<number, number[]>();
-  for (const [from, to] of await readPairs(engine, runId)) {
+  for (const [src, dst] of await readPairs(engine, runId)) {
+    const [from, to] = direction === "ancestors" ? [src, dst] : [dst, src];
     const list = out.get(from);
     if (list === undefined) out.set(from, [to]);
     else list.push(to);
@@ -403,23 +425,23 @@ async function naiveAncestors(engine: string, runId: number, start: number): Pro
   return seen;
 }
 
-async function phase(engine: string, way: string, count: number): Promise<PhaseResult> {
+async function phase(engine: string, way: string, count: number, direction: Direction): Promise<PhaseResult> {
   const store = await openBench(engine, false);
-  const picks = await samples(store, SAMPLES);
+  const picks = await samples(store, count, direction);
   const res: PhaseResult = { ms: [], sizes: [], truncated: 0, cut: [], peakRssMb: 0, sets: [] };
   const chosen = picks.slice(0, count);
   // warm-up: the first queries read the indexes from disk
   for (const p of chosen.slice(0, 5))
-    await store.lineage({ runId: p.runId, start: [p.id], direction: "ancestors", depth: DEPTH });
+    await store.lineage({ runId: p.runId, start: [p.id], direction, depth: DEPTH });
   for (const p of chosen) {
     const t = performance.now();
     let ids: number[];
     if (way === "ours") {
-      const r = await store.lineage({ runId: p.runId, start: [p.id], direction: "ancestors", depth: DEPTH });
+      const r = await store.lineage({ runId: p.runId, start: [p.id], direction, depth: DEPTH });
       ids = r.nodes.map((n) => n.id);
       if (r.truncated) res.truncated++;
       res.cut.push(r.truncated);
-    } else ids = [...(await naiveAncestors(engine, p.runId, p.id))];
+    } else ids = [...(await naiveWalk(engine, p.runId, p.id, direction))];
     res.ms.push(performance.now() - t);
     res.sizes.push(ids.length);
     res.sets.push(ids.sort((a, b) => a - b).join(","));
@@ -429,13 +451,17 @@ async function phase(engine: string, way: string, count: number): Promise<PhaseR
   return res;
 }
 
-function runPhase(engine: string, way: string, count: number): PhaseResult {
+function runPhase(engine: string, way: string, count: number, direction: Direction): PhaseResult {
   const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [...process.execArgv, self, "--phase", engine, way, String(count)], {
-    encoding: "utf8",
-    maxBuffer: 256 << 20,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const r = spawnSync(
+    process.execPath,
+    [...process.execArgv, self, "--phase", engine, way, String(count), direction],
+    {
+      encoding: "utf8",
+      maxBuffer: 256 << 20,
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   if (r.status !== 0) throw new Error(`lineage bench phase ${engine}/${way} failed (status ${r.status})`);
   return JSON.parse(r.stdout) as PhaseResult;
 }
@@ -447,10 +473,10 @@ const f1 = (x: number) => x.toFixed(1);
 export async function lineageBench(): Promise<string[]> {
   mkdirSync(OUT, { recursive: true });
   const lines = [
-    `### Lineage: ancestors to depth ${DEPTH} of a written file, on a store of more than 10 million relations`,
+    `### Lineage: ancestors and descendants to depth ${DEPTH}, on a store of more than 10 million relations`,
     "",
     `${RUNS} replicated builds of ${UNITS} compile units each (make → cc → cc1 + as, ld), written through each store's appendBatch; ` +
-      `${SAMPLES} random written files (newest versions) for provflow's recursive query, the first ${NAIVE_SAMPLES} of them for the naive way ` +
+      `${SAMPLES} random written files (newest versions; ${DESC_SAMPLES} sources or headers for descendants) for provflow's recursive query (store.lineage, default limit 10,000 nodes), the first ${NAIVE_SAMPLES} (${DESC_NAIVE_SAMPLES}) of them for the naive way ` +
       "(read the run's relations — only their two ends, of the followed types — then walk them in memory). Load average before: " +
       `${(loadavg()[0] ?? 0).toFixed(1)} (the machine is shared with other sessions).`,
     "",
@@ -458,6 +484,7 @@ export async function lineageBench(): Promise<string[]> {
       "store",
       "relations",
       "made in",
+      "question (depth 5)",
       "way",
       "queries",
       "median ms",
@@ -467,7 +494,7 @@ export async function lineageBench(): Promise<string[]> {
       "peak RSS MB",
       "naive / ours (median)",
     ]),
-    row(["---", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]),
+    row(["---", "---:", "---:", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]),
   ];
   for (const engine of ["sqlite", "postgres"]) {
     let made: { edges: number; genS: number | null };
@@ -477,48 +504,59 @@ export async function lineageBench(): Promise<string[]> {
       lines.push(`| ${engine} | skipped: ${(err as Error).message.replace(/\|/g, "/")} |`);
       continue;
     }
-    const ours = runPhase(engine, "ours", SAMPLES);
-    const naive = runPhase(engine, "naive", NAIVE_SAMPLES);
-    // both ways must find the same ancestors (none of these answers is truncated)
-    const agree = naive.sets.every((s, i) => ours.cut[i] === true || s === ours.sets[i]);
-    if (!agree) throw new Error(`${engine}: the recursive query and the naive walk disagree`);
     const madeIn = made.genS === null ? "cached" : `${made.genS.toFixed(0)} s`;
-    lines.push(
-      row([
-        engine,
-        made.edges.toLocaleString("en"),
-        madeIn,
-        "recursive query (ours)",
-        ours.ms.length,
-        f1(median(ours.ms)),
-        f1(p95(ours.ms)),
-        median(ours.sizes),
-        ours.truncated,
-        f1(ours.peakRssMb),
-        "",
-      ]),
-      row([
-        engine,
-        "",
-        "",
-        "read all + walk (naive)",
-        naive.ms.length,
-        f1(median(naive.ms)),
-        f1(p95(naive.ms)),
-        median(naive.sizes),
-        "",
-        f1(naive.peakRssMb),
-        `${(median(naive.ms) / median(ours.ms)).toFixed(0)}×`,
-      ]),
-    );
+    const questions: [Direction, string, number, number][] = [
+      ["ancestors", "ancestors of a written file", SAMPLES, NAIVE_SAMPLES],
+      ["descendants", "descendants of a source or header", DESC_SAMPLES, DESC_NAIVE_SAMPLES],
+    ];
+    let first = true;
+    for (const [direction, what, count, naiveCount] of questions) {
+      const ours = runPhase(engine, "ours", count, direction);
+      const naive = runPhase(engine, "naive", naiveCount, direction);
+      // both ways must find the same nodes (when the answer was not truncated)
+      const agree = naive.sets.every((s, i) => ours.cut[i] === true || s === ours.sets[i]);
+      if (!agree)
+        throw new Error(`${engine}: the recursive query and the naive walk disagree (${direction})`);
+      lines.push(
+        row([
+          first ? engine : "",
+          first ? made.edges.toLocaleString("en") : "",
+          first ? madeIn : "",
+          what,
+          "recursive query (ours)",
+          ours.ms.length,
+          f1(median(ours.ms)),
+          f1(p95(ours.ms)),
+          median(ours.sizes),
+          ours.truncated,
+          f1(ours.peakRssMb),
+          "",
+        ]),
+        row([
+          "",
+          "",
+          "",
+          "",
+          "read all + walk (naive)",
+          naive.ms.length,
+          f1(median(naive.ms)),
+          f1(p95(naive.ms)),
+          median(naive.sizes),
+          "",
+          f1(naive.peakRssMb),
+          `${(median(naive.ms) / median(ours.ms)).toFixed(0)}×`,
+        ]),
+      );
+      first = false;
+    }
   }
   lines.push("", `Load average after: ${(loadavg()[0] ?? 0).toFixed(1)}.`);
   return lines;
 }
 
 if (process.argv[2] === "--phase") {
-  const [engine, way, count] = process.argv.slice(3) as [string, string, string];
-  const r = await phase(engine, way, Number(count));
+  const [engine, way, count, direction] = process.argv.slice(3) as [string, string, string, Direction];
+  const r = await phase(engine, way, Number(count), direction);
   process.stdout.write(JSON.stringify(r));
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   process.stdout.write(`${(await lineageBench()).join("\n")}\n`);

@@ -177,6 +177,28 @@ describe.runIf(hasStrace && hasNetworkx)("provflow lineage and path on real runs
         }
       });
 
+      it("txt: a header with what was asked, one row per node with how it was reached", () => {
+        const r = runCli(["lineage", "--db", store(), "c", "cp", "--depth", "2"], { cwd: work });
+        expect(r.status, r.stderr).toBe(0);
+        const j = lineage(store(), "c", "cp", "--depth", "2");
+        expect(r.stdout).toMatch(
+          new RegExp(
+            `^ancestors of c \\(node ${j.query.start[0]}\\), up to 2 relations away: ${j.nodes.length} nodes, ${j.edges.length} relations$`,
+            "m",
+          ),
+        );
+        expect(r.stdout).toMatch(/^DEPTH\s+NODE\s+TYPE\s+LABEL\s+REACHED BY$/m);
+        const cp = j.nodes.find((n) => (n.attrs.argv as string[] | undefined)?.[0] === "cp");
+        expect(r.stdout).toMatch(
+          new RegExp(
+            `^1\\s+${cp?.id}\\s+process\\s+\\d+: cp b c\\s+${j.query.start[0]} wasGeneratedBy \\((create|write)\\) ${cp?.id}`,
+            "m",
+          ),
+        );
+        // one row per node, after the two header lines and the table head
+        expect(r.stdout.trim().split("\n")).toHaveLength(j.nodes.length + 4);
+      });
+
       it("descendants of a: b and c; by pid and by node id too", () => {
         const j = lineage(store(), join(work, "a"), "cp", "--descendants", "--depth", "4");
         const paths = new Set(j.nodes.map((n) => n.attrs.path));
