@@ -66,7 +66,11 @@ function readNodes(db: Db, runId: number, ids: number[]): GraphNode[] {
   return rows.map(nodeFromRow);
 }
 
-/** Relations of followed types from the `near` ids to the `far` ids (src → dst for ancestors). */
+/**
+ * Relations of followed types from the `near` ids to the `far` ids (src → dst for ancestors). The
+ * unary `+` keeps SQLite from using the `far` list as an index constraint too: it would seek every
+ * (type, far id) pair for each near node, thousands of times too many on a big answer.
+ */
 function readEdges(
   db: Db,
   runId: number,
@@ -80,7 +84,7 @@ function readEdges(
   const rows = prepared(
     db,
     `SELECT ${EDGE_COLUMNS} FROM json_each(?) i CROSS JOIN edges e INDEXED BY edges_${a} ON e.run_id = ? AND e.${a} = i.value
-     WHERE e.${b} IN (SELECT value FROM json_each(?)) AND e.type IN (SELECT value FROM json_each(?))
+     WHERE +e.${b} IN (SELECT value FROM json_each(?)) AND e.type IN (SELECT value FROM json_each(?))
      ORDER BY e.id`,
   ).all(JSON.stringify(near), runId, JSON.stringify(far), JSON.stringify(rel)) as EdgeRow[];
   return rows.map(edgeFromRow);
