@@ -140,6 +140,17 @@ function summaryText(s: RunSummary): string {
       `  ${k.protocol} ${ends}  ${k.role}  pids ${k.pids.join(",") || "-"}  sent ${k.bytesSent} B, received ${k.bytesReceived} B`,
     );
   }
+  const regWritten = s.registry.filter((k) => k.written || k.created || k.deleted);
+  if (s.registry.length > 0) {
+    out.push(
+      "",
+      `Registry keys written (${regWritten.length} of ${s.registry.length} keys and values touched)`,
+    );
+    for (const k of regWritten) {
+      const flags = [k.created ? "created" : "", k.written ? "written" : "", k.deleted ? "deleted" : ""];
+      out.push(`  ${k.key}  [${flags.filter(Boolean).join(", ")}]  pids ${k.writers.join(",") || "-"}`);
+    }
+  }
   out.push("", "Pipes between processes");
   for (const p of s.pipes) {
     if (p.writers.length === 0 && p.readers.length === 0) continue;
@@ -249,6 +260,14 @@ function summaryXml(s: RunSummary): string {
     );
   }
   out.push("  </sockets>");
+  out.push("  <registry>");
+  for (const k of s.registry) {
+    if (k.probedOnly) continue;
+    out.push(
+      `    <key${attrs({ name: k.key, read: k.read, written: k.written, created: k.created, deleted: k.deleted, writers: k.writers.join(" ") || null })}/>`,
+    );
+  }
+  out.push("  </registry>");
   out.push("  <pipes>");
   for (const p of s.pipes) {
     out.push(

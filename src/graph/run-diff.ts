@@ -51,6 +51,8 @@ export interface RunDiff {
   files: Section;
   directories: Section;
   sockets: Section;
+  /** Windows registry keys and values the runs wrote, created or deleted (ProcMon, Sysmon) */
+  registry: Section;
   durations: Change[];
 }
 
@@ -146,6 +148,7 @@ interface SummaryView {
   files: Map<string, FileView[]>;
   directories: Map<string, string[]>;
   sockets: Map<string, number>;
+  registry: Map<string, number>;
 }
 
 function exitText(p: SummaryProcess["exit"]): string {
@@ -233,6 +236,13 @@ function view(s: RunSummary, cwd: string | null, rules: ReadonlySet<NormalizeRul
     bump(sockets, `${so.family}${so.protocol ? `/${so.protocol}` : ""} ${so.role} ${where}`);
   }
 
+  // registry names are case-insensitive; reads are left out (ProcMon logs thousands of them)
+  const registry = new Map<string, number>();
+  for (const k of s.registry ?? []) {
+    const flags = [k.created && "created", k.written && "written", k.deleted && "deleted"].filter(Boolean);
+    if (flags.length > 0) bump(registry, `${k.key.toLowerCase()} [${flags.join(",")}]`);
+  }
+
   const r = s.run;
   return {
     run: {
@@ -246,6 +256,7 @@ function view(s: RunSummary, cwd: string | null, rules: ReadonlySet<NormalizeRul
     files,
     directories,
     sockets,
+    registry,
   };
 }
 
@@ -370,6 +381,7 @@ export function diffRunSummaries(
   );
   const executables = countDiff(va.executables, vb.executables);
   const sockets = countDiff(va.sockets, vb.sockets);
+  const registry = countDiff(va.registry, vb.registry);
 
   const durations: Change[] = [];
   if (durationChanged(va.run.duration, vb.run.duration, tolerance))
@@ -391,6 +403,7 @@ export function diffRunSummaries(
     sectionSize(files) +
     sectionSize(directories) +
     sectionSize(sockets) +
+    sectionSize(registry) +
     durations.length;
   return {
     a: { id: a.run.id, name: a.run.name },
@@ -404,6 +417,7 @@ export function diffRunSummaries(
     files,
     directories,
     sockets,
+    registry,
     durations,
   };
 }

@@ -63,6 +63,18 @@ export interface SummarySocket {
   bytesReceived: number;
 }
 
+/** A Windows registry key or value the run touched (ProcMon, Sysmon). */
+export interface SummaryRegistry {
+  key: string;
+  read: boolean;
+  written: boolean;
+  created: boolean;
+  deleted: boolean;
+  probedOnly: boolean;
+  /** pids of the processes that wrote, created or deleted it */
+  writers: number[];
+}
+
 export interface SummaryPipe {
   inode: string;
   writers: number[];
@@ -92,6 +104,7 @@ export interface RunSummary {
   filesByCategory: Record<string, string[]>;
   sockets: SummarySocket[];
   pipes: SummaryPipe[];
+  registry: SummaryRegistry[];
   counts: Record<string, number>;
   problems: number;
 }
@@ -250,7 +263,11 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
   for (const f of files) if (f.executed) executables.add(f.path);
   for (const p of processes) if (p.exe && p.generation > 0) executables.add(p.exe);
   const sharedLibraries = files
-    .filter((f) => f.category === "shared-library" && (f.mapped || f.read))
+    .filter(
+      (f) =>
+        (f.category === "shared-library" || (f.mapped && /\.(?:dll|drv|ocx|sys|cpl)$/i.test(f.path))) &&
+        (f.mapped || f.read),
+    )
     .map((f) => f.path);
 
   // sockets and pipes: who used them
@@ -292,6 +309,35 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
       }
     }
   }
+  const regWriters = new Map<number, Set<number>>();
+  for (const e of edges) {
+    if (e.type !== "wasGeneratedBy" && e.type !== "wasInvalidatedBy") continue;
+    const n = byId.get(e.from);
+    const pid = pidOfNode(e.to);
+    if (n?.type !== "registry" || pid === undefined) continue;
+    let set = regWriters.get(n.id);
+    if (!set) {
+      set = new Set();
+      regWriters.set(n.id, set);
+    }
+    set.add(pid);
+  }
+  const registry: SummaryRegistry[] = [];
+  for (const n of nodes) {
+    if (n.type !== "registry") continue;
+    const a = (n.attrs.access ?? {}) as FileAccess;
+    const touched = a.read || a.written || a.created || a.deleted;
+    registry.push({
+      key: typeof n.attrs.path === "string" ? n.attrs.path : n.label,
+      read: a.read === true,
+      written: a.written === true,
+      created: a.created === true,
+      deleted: a.deleted === true,
+      probedOnly: !touched && a.probed === true,
+      writers: sortedNums(regWriters.get(n.id) ?? new Set()),
+    });
+  }
+  registry.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const sockets: SummarySocket[] = [];
   const pipes: SummaryPipe[] = [];
   for (const n of nodes) {
@@ -332,6 +378,12 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
     sharedLibraries: sharedLibraries.length,
     sockets: sockets.length,
     pipes: pipes.length,
+    ...(registry.length > 0
+      ? {
+          registryKeys: registry.length,
+          registryKeysWritten: registry.filter((r) => r.written || r.created || r.deleted).length,
+        }
+      : {}),
     nodes: nodes.length,
     edges: edges.length,
   };
@@ -363,6 +415,7 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
     filesByCategory: ordered,
     sockets,
     pipes,
+    registry,
     counts,
     problems: run.stats.problems ?? 0,
   };

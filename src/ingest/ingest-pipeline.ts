@@ -71,7 +71,10 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
     for await (const batch of input.batches) {
       stats.lines += batch.lines.length;
       stats.bytes += batch.bytes;
-      const events = input.parser.push(batch.lines, batch.firstLine);
+      const events =
+        batch.data && input.parser.pushBytes
+          ? input.parser.pushBytes(batch.data, batch.offset ?? 0)
+          : input.parser.push(batch.lines, batch.firstLine);
       if (batch.origins) relocateProblems(events, batch.firstLine, batch.origins);
       take(events);
       if (pendingEvents >= flushEvents) await flush(builder.drain());
