@@ -6,7 +6,8 @@
  * - `pid:4242`: every activity of process 4242 (each exec generation, each CamFlow version);
  * - `file://host/etc/passwd`, `proc://…`, `camflow://…`: the nodes of that global id;
  * - anything else is a path: the file, directory, pipe… with that path; with CamFlow, the inodes its
- *   path node names. A relative path is tried from the current directory, then from the run's.
+ *   path node names. A relative path is tried from the current directory, then from the run's; a
+ *   Windows path (`C:\…`) as written, then in the normal form of Windows global ids.
  *
  * A resource with versions stands for one of them: the newest for ancestors (every earlier version
  * is its ancestor through the version chain), the first for descendants (every later version is its
@@ -23,6 +24,7 @@ import type {
 } from "../store/store-types.js";
 import { NotFoundError } from "../util/errors.js";
 import type { GraphNode } from "./prov-types.js";
+import { isWindowsPath, normalizeWindowsPath } from "./windows-path.js";
 
 export type NodeRefKind = "id" | "pid" | "gid" | "path";
 
@@ -46,6 +48,8 @@ export function parseNodeRef(ref: string, cwds: (string | null)[]): { kind: Node
   if (m) return { kind: "pid", keys: [m[1] as string] };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return { kind: "gid", keys: [text] };
   if (text.startsWith("/")) return { kind: "path", keys: [absolutePath(text, null)] };
+  // a Windows path (ProcMon, Sysmon): as written; the global id's normal form is tried after
+  if (isWindowsPath(text)) return { kind: "path", keys: [text] };
   const keys = cwds.filter((c): c is string => c !== null).map((c) => absolutePath(text, c));
   return { kind: "path", keys: keys.length > 0 ? [...new Set(keys)] : [absolutePath(text, "/")] };
 }
@@ -114,8 +118,11 @@ async function resolveKey(
   if (kind === "gid") return done(pickVersions(await store.getNodes(run.id, { gids: [key] }), direction));
   let found = await store.getNodes(run.id, { paths: [key] });
   if (found.length === 0) {
-    // a file known only by its global id (a source that keeps no path attribute)
-    found = await store.getNodes(run.id, { gids: [`file://${run.host}${key}`] });
+    // a file known only by its global id (another spelling of a Windows path, a source that keeps no path)
+    const gid = isWindowsPath(key)
+      ? `file://${run.host}/${normalizeWindowsPath(key)}`
+      : `file://${run.host}${key}`;
+    found = await store.getNodes(run.id, { gids: [gid] });
   }
   // CamFlow: a path node names inodes (inode wasDerivedFrom path, `named`); the inodes are the file
   const names = found.filter((n) => n.type === "path");

@@ -147,6 +147,26 @@ describe.runIf(hasStrace && hasNetworkx)("provflow lineage and path on real runs
   /** the run id of a run name in the SQLite file (the oracle reads it) */
   const runId = (name: string) => Number(sql(`SELECT max(id) FROM runs WHERE name = '${name}'`)[0]);
 
+  it("Windows paths (ProcMon): as written, or in another spelling of the same file", () => {
+    const csv = join(CORPUS, "windows/procmon-parser/sample-Tests64bitUTC-selected-ops.csv");
+    const r = runCli(["ingest", "--db", db, "-q", "--name", "procmon", csv]);
+    expect(r.status, r.stderr).toBe(0);
+    const wal = "C:\\ProgramData\\Microsoft\\Windows Defender\\Scans\\mpenginedb.db-wal";
+    const j = lineage(db, wal, "procmon", "--depth", "2");
+    expect(j.nodes[0]).toMatchObject({ depth: 0, type: "file", version: 1 });
+    expect(j.nodes[0]?.attrs.path).toBe(wal);
+    const writer = j.nodes.find((n) => n.depth === 1 && n.type === "process");
+    expect(String(writer?.label)).toMatch(/MsMpEng\.exe$/);
+    const other = lineage(
+      db,
+      "c:/programdata/microsoft/windows defender/scans/MPENGINEDB.db-wal",
+      "procmon",
+      "--depth",
+      "2",
+    );
+    expect(other.nodes.map((n) => n.id)).toEqual(j.nodes.map((n) => n.id));
+  });
+
   for (const [engine, target] of [
     ["sqlite", db],
     ["postgres", "PG"],
