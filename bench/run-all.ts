@@ -20,4 +20,5 @@ if (!only || only === "prov") out.push(...(await import("./prov-ingest-bench.js"
 if (!only || only === "windows") out.push(...(await import("./procmon-bench.js")).procmonBench(), "");
 if (!only || only === "detect") out.push(...(await (await import("./detect-bench.js")).detectBench()), "");
 if (!only || only === "mqtt") out.push(...(await (await import("./mqtt-bench.js")).mqttBench()), "");
+if (!only || only === "lineage") out.push(...(await (await import("./lineage-bench.js")).lineageBench()), "");
 process.stdout.write(`${out.join("\n")}\n`);

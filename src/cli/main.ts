@@ -25,6 +25,7 @@ import {
 import { runAuditPlugin } from "./audit-plugin.js";
 import { detectCommand } from "./detect-command.js";
 import { diffCommand } from "./diff-command.js";
+import { registerLineageCommands } from "./lineage-command.js";
 import { miningCommand } from "./mining-command.js";
 import { registerMqttCommands } from "./mqtt-command.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
@@ -448,6 +449,7 @@ export function buildProgram(): Command {
   miningCommand(program.command("mining"), { withStore, findRunOrLatest, dbOption });
   registerMqttCommands(program, { withStore, dbOption });
   watchCommand(program.command("watch"));
+  registerLineageCommands(program, { withStore, findRunOrLatest, dbOption });
 
   return program;
 }

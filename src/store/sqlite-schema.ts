@@ -13,7 +13,7 @@ export interface Migration {
   data?: (db: Database.Database) => void;
 }
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Tag stored in `meta` so another program's SQLite file is never mistaken for ours. */
 export const APP_TAG = "provflow";
@@ -162,6 +162,20 @@ CREATE TABLE machines (
   errors INTEGER NOT NULL DEFAULT 0,
   announced INTEGER NOT NULL DEFAULT 0
 );
+`,
+  },
+  {
+    // version 4: lineage (sqlite-lineage.ts). The edge indexes hold the relation's type and other
+    // end, so a step of a recursive walk reads only the index; nodes are found by path (entities) and
+    // by pid (activities) without reading the run's nodes.
+    version: 4,
+    sql: `
+DROP INDEX edges_src;
+DROP INDEX edges_dst;
+CREATE INDEX edges_src ON edges (run_id, src, type, dst);
+CREATE INDEX edges_dst ON edges (run_id, dst, type, src);
+CREATE INDEX nodes_path ON nodes (run_id, json_extract(attrs, '$.path')) WHERE kind = 'entity';
+CREATE INDEX nodes_pid ON nodes (run_id, json_extract(attrs, '$.pid')) WHERE kind = 'activity';
 `,
   },
 ];

@@ -4,7 +4,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { PackedBatch } from "./packed-batch.js";
 import { openSqliteStore, type SqliteStore } from "./sqlite-store.js";
 import { StoreError } from "./store-error.js";
-import type { Step } from "./store-types.js";
+import type { LineageQuery, PathQuery, Step } from "./store-types.js";
 
 /** What the main thread asks. `detached`: nobody waits for this one (a fire-and-forget batch). */
 export interface WorkerRequest {
@@ -38,6 +38,8 @@ const READ_OPS = new Set([
   "getEdges",
   "getProblems",
   "listMachines",
+  "lineage",
+  "paths",
 ]);
 
 function toWire(err: unknown, poisoned: boolean): WireError {
@@ -83,6 +85,10 @@ function serve(): void {
         return s.getNodes(a[0] as number, a[1] as Parameters<SqliteStore["getNodes"]>[1]);
       case "getEdges":
         return s.getEdges(a[0] as number, a[1] as Parameters<SqliteStore["getEdges"]>[1]);
+      case "lineage":
+        return s.lineage(a[0] as LineageQuery);
+      case "paths":
+        return s.paths(a[0] as PathQuery);
       case "getProblems":
         return s.getProblems(a[0] as number, a[1] as number | undefined);
       case "openMachineRun":
