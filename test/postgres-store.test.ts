@@ -321,6 +321,42 @@ describe.skipIf(!up)("PostgreSQL store", () => {
       await store.close();
     });
 
+    it("hands out no change past an older stamp a writer still in progress holds", async () => {
+      const schema = freshSchema();
+      const store = openPostgresStore(schemaUrl(schema));
+      const id = await store.createRun(newRun("race"));
+      await store.appendBatch(id, { ...empty, nodes: [fileNode(1, "/first")] });
+      const start = await store.getChanges(id);
+      expect(start.nodes.map((n) => n.id)).toEqual([1]);
+      // a second writer takes its transaction id and an older stamp, and is slow to commit
+      const { default: pgMod } = await import("pg");
+      const slow = new pgMod.Client({ connectionString: "postgres://postgres@127.0.0.1:5432/test" });
+      await slow.connect();
+      try {
+        await slow.query("BEGIN");
+        await slow.query("SELECT pg_current_xact_id()");
+        await slow.query(
+          `INSERT INTO "${schema}".nodes (run_id, id, kind, type, gid, version, label, attrs, machine_id)
+           VALUES ($1, 2, 'entity', 'file', 'file://h/slow', 0, '/slow', '{}', '')`,
+          [id],
+        );
+        // a later stamp, committed first
+        await store.appendBatch(id, { ...empty, nodes: [fileNode(3, "/fast")] });
+        expect((await store.getNodes(id)).map((n) => n.id)).toEqual([1, 3]);
+        const held = await store.getChanges(id, { since: start.cursor });
+        expect(held.nodes).toEqual([]);
+        expect(held.cursor).toBe(start.cursor);
+        await slow.query("COMMIT");
+      } finally {
+        await slow.end();
+      }
+      // the old look becomes safe once the slow writer ended: both come, the older first
+      await store.getChanges(id, { since: start.cursor });
+      const both = await store.getChanges(id, { since: start.cursor });
+      expect(both.nodes.map((n) => n.id)).toEqual([2, 3]);
+      await store.close();
+    });
+
     it("refuses a schema from a newer provflow, and tables that are not ours", async () => {
       const newer = freshSchema();
       const s1 = openPostgresStore(schemaUrl(newer));
@@ -329,7 +365,7 @@ describe.skipIf(!up)("PostgreSQL store", () => {
       await raw(newer, "INSERT INTO $schema.schema_version VALUES (99, 0)");
       const s2 = openPostgresStore(schemaUrl(newer));
       await expect(s2.listRuns()).rejects.toThrow(
-        /schema version 99 is newer than this provflow supports \(2\)/,
+        /schema version 99 is newer than this provflow supports \(5\)/,
       );
       await s2.close();
 
@@ -359,6 +395,7 @@ describe.skipIf(!up)("PostgreSQL store", () => {
       expect(await raw(schema, "SELECT version FROM $schema.schema_version")).toEqual([
         { version: 1 },
         { version: 2 },
+        { version: 5 },
       ]);
     });
 

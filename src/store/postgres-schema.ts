@@ -19,7 +19,7 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_SCHEMA_VERSION = 2;
+export const PG_SCHEMA_VERSION = 5;
 
 /** Tag stored in `meta` so that another program's tables are never mistaken for ours. */
 export const PG_APP_TAG = "provflow";
@@ -189,6 +189,15 @@ CREATE TABLE machine_counts (
   last_seen bigint
 );
 CREATE INDEX machine_counts_machine ON machine_counts (machine_id);
+`,
+  },
+  {
+    // version 5: "what changed since" (GraphStore.getChanges, the server's changes and events): the
+    // change stamps of a run's nodes and edges in order
+    version: 5,
+    sql: `
+CREATE INDEX nodes_seq ON nodes (run_id, seq);
+CREATE INDEX edges_seq ON edges (run_id, seq);
 `,
   },
 ];

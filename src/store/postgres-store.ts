@@ -5,6 +5,7 @@ import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov
 import { parsePostgresUrl } from "./db-path.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import { MACHINE_RUN_SOURCE } from "./machine-rows.js";
+import { ChangeWatermark, pgChanges, pgEdgeClauses, pgNodeClauses, XID_FIRST } from "./postgres-changes.js";
 import {
   compactCountsSql,
   type KeyedEncoders,
@@ -24,6 +25,8 @@ import { chunkSteps, compareSteps, decodeStepChunk, type StepScanStats } from ".
 import { StoreError } from "./store-error.js";
 import type {
   Batch,
+  ChangeQuery,
+  ChangeSet,
   EdgeFilter,
   GraphStore,
   MachinePart,
@@ -920,6 +923,7 @@ export class PostgresStore implements GraphStore {
     // a batch lost in a crash of the server leaves the run incomplete, never inconsistent
     const sql = [
       "BEGIN",
+      XID_FIRST,
       "SET LOCAL synchronous_commit TO off",
       `DO $check$BEGIN IF NOT EXISTS (SELECT 1 FROM runs WHERE id = ${runId}) THEN
          RAISE EXCEPTION 'no run %', ${runId}; END IF; END$check$`,
@@ -1030,6 +1034,7 @@ export class PostgresStore implements GraphStore {
     if (filter.afterId !== undefined) add((p) => `id > ${p}`, filter.afterId);
     if (filter.types !== undefined) add((p) => `type = ANY(${p}::text[])`, filter.types);
     if (filter.ids !== undefined) add((p) => `id = ANY(${p}::bigint[])`, filter.ids);
+    pgNodeClauses(filter, add);
     params.push(filter.limit ?? null, filter.offset ?? 0);
     const sql = `SELECT id, kind, type, gid, version, label, "start", "end", coalesce(attrs_text, attrs::text) AS attrs
       FROM nodes WHERE ${where.join(" AND ")} ORDER BY id LIMIT $${params.length - 1} OFFSET $${params.length}`;
@@ -1051,6 +1056,7 @@ export class PostgresStore implements GraphStore {
     if (filter.nodeIds !== undefined) {
       add((p) => `(src = ANY(${p}::bigint[]) OR dst = ANY(${p}::bigint[]))`, filter.nodeIds);
     }
+    pgEdgeClauses(filter, add);
     params.push(filter.limit ?? null, filter.offset ?? 0);
     const sql = `SELECT id, type, op, src, dst, ts, ts_end, count, bytes, coalesce(attrs_text, attrs::text) AS attrs
       FROM edges WHERE ${where.join(" AND ")} ORDER BY id LIMIT $${params.length - 1} OFFSET $${params.length}`;
@@ -1058,6 +1064,14 @@ export class PostgresStore implements GraphStore {
       const rows = (await c.query<EdgeRow>(sql, params)).rows;
       return rows.map(edgeFromRow);
     });
+  }
+
+  private readonly watermark = new ChangeWatermark();
+
+  async getChanges(runId: number, query: ChangeQuery = {}): Promise<ChangeSet> {
+    return this.exclusive(`cannot read changes of run ${runId}`, (c) =>
+      pgChanges(c, this.watermark, runId, query),
+    );
   }
 
   /**
@@ -1299,6 +1313,7 @@ export class PostgresStore implements GraphStore {
     const submit = new BatchSubmit(
       [
         "BEGIN",
+        XID_FIRST,
         "SET LOCAL enable_hashjoin TO off",
         "SET LOCAL enable_mergejoin TO off",
         "SET LOCAL jit TO off",

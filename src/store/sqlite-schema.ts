@@ -13,7 +13,7 @@ export interface Migration {
   data?: (db: Database.Database) => void;
 }
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 5;
 
 /** Tag stored in `meta` so another program's SQLite file is never mistaken for ours. */
 export const APP_TAG = "provflow";
@@ -162,6 +162,15 @@ CREATE TABLE machines (
   errors INTEGER NOT NULL DEFAULT 0,
   announced INTEGER NOT NULL DEFAULT 0
 );
+`,
+  },
+  {
+    // version 5: "what changed since" (GraphStore.getChanges, the server's changes and events): the
+    // change stamps of a run's nodes and edges in order
+    version: 5,
+    sql: `
+CREATE INDEX nodes_seq ON nodes (run_id, seq);
+CREATE INDEX edges_seq ON edges (run_id, seq);
 `,
   },
 ];

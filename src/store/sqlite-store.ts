@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import type Database from "better-sqlite3";
 import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
+import { sqliteChanges, sqliteEdgeClauses, sqliteNodeClauses } from "./sqlite-changes.js";
 import { SqliteMachines } from "./sqlite-machines.js";
 import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
 import {
@@ -16,6 +17,8 @@ import {
 import { StoreError } from "./store-error.js";
 import type {
   Batch,
+  ChangeQuery,
+  ChangeSet,
   EdgeFilter,
   GraphStore,
   MachinePart,
@@ -578,6 +581,7 @@ export class SqliteStore implements GraphStore {
       where.push("id IN (SELECT value FROM json_each(?))");
       params.push(JSON.stringify(filter.ids));
     }
+    sqliteNodeClauses(filter, where, params);
     const sql = `SELECT id, kind, type, gid, version, label, "start", "end", attrs FROM nodes WHERE ${where.join(
       " AND ",
     )} ORDER BY id LIMIT ? OFFSET ?`;
@@ -610,6 +614,7 @@ export class SqliteStore implements GraphStore {
       );
       params.push(runId, ids, runId, ids);
     }
+    sqliteEdgeClauses(filter, where, params);
     const sql = `SELECT id, type, op, src, dst, ts, ts_end, count, bytes, attrs FROM edges WHERE ${where.join(
       " AND ",
     )} ORDER BY id LIMIT ? OFFSET ?`;
@@ -700,6 +705,14 @@ export class SqliteStore implements GraphStore {
       ).all(runId, limit ?? -1) as Problem[];
     } catch (err) {
       throw this.fail(`cannot read problems of run ${runId}`, err);
+    }
+  }
+
+  async getChanges(runId: number, query: ChangeQuery = {}): Promise<ChangeSet> {
+    try {
+      return sqliteChanges((sql) => this.stmt(sql), runId, query);
+    } catch (err) {
+      throw this.fail(`cannot read changes of run ${runId}`, err);
     }
   }
 

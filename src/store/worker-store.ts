@@ -4,6 +4,8 @@ import { startThread } from "../util/threads.js";
 import { StoreError } from "./store-error.js";
 import type {
   Batch,
+  ChangeQuery,
+  ChangeSet,
   EdgeFilter,
   GraphStore,
   MachinePart,
@@ -232,6 +234,14 @@ export class WorkerStore implements GraphStore {
 
   async getProblems(runId: number, limit?: number): Promise<Problem[]> {
     return (await this.call("getProblems", [runId, limit])) as Problem[];
+  }
+
+  async getChanges(runId: number, query?: ChangeQuery): Promise<ChangeSet> {
+    return (await this.call("getChanges", [runId, query])) as ChangeSet;
+  }
+
+  async currentSeq(): Promise<number> {
+    return (await this.call("currentSeq", [])) as number;
   }
 
   async deleteRun(id: number): Promise<void> {
