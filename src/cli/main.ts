@@ -29,6 +29,7 @@ import { registerMqttCommands } from "./mqtt-command.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
 import { queryCommand } from "./query-command.js";
 import { formatRunsTable } from "./runs-table.js";
+import { serveCommand } from "./serve-command.js";
 
 const VERSION = "0.1.0";
 
@@ -440,6 +441,7 @@ export function buildProgram(): Command {
   diffCommand(program.command("diff"), { withStore, dbOption });
   miningCommand(program.command("mining"), { withStore, findRunOrLatest, dbOption });
   registerMqttCommands(program, { withStore, dbOption });
+  serveCommand(program.command("serve"), { withStore, dbOption });
 
   return program;
 }

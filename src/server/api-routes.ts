@@ -1,0 +1,491 @@
+/**
+ * The JSON API of `provflow serve` (docs/server-api.md). Every handler reads the store through the
+ * GraphStore contract, pages by keyset and caps what one answer may hold; exports stream.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { storeExportInput } from "../export/export-input.js";
+import { writableSink } from "../export/export-sink.js";
+import { exporters, getExporter } from "../export/exporter-registry.js";
+import { FILE_CATEGORIES } from "../graph/file-category.js";
+import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
+import { diffRunSummaries, NORMALIZE_RULES, type NormalizeRule } from "../graph/run-diff.js";
+import { buildRunSummary } from "../graph/run-summary.js";
+import { isoMicros } from "../graph/time-format.js";
+import type { ChangeSet, EdgeFilter, GraphStore, NodeFilter, RunRecord } from "../store/store-types.js";
+import { HttpError } from "./http-error.js";
+import type { LiveChanges } from "./live-changes.js";
+
+/** Largest page of nodes or edges one request may ask for. */
+export const MAX_PAGE = 10_000;
+/** Largest graph (nodes) the graph view may ask for in one answer. */
+export const MAX_GRAPH_NODES = 200_000;
+/** Largest JSON answer built in memory (everything bigger streams or is paged). */
+export const MAX_JSON_BYTES = 64 * 1024 * 1024;
+
+const NODE_TYPES: readonly NodeType[] = [
+  "process",
+  "file",
+  "directory",
+  "pipe",
+  "socket",
+  "device",
+  "anon",
+  "user",
+  "machine",
+  "packet",
+  "memory",
+  "path",
+  "address",
+  "other",
+];
+const RELATION_TYPES: readonly RelationType[] = [
+  "used",
+  "wasGeneratedBy",
+  "wasInformedBy",
+  "wasDerivedFrom",
+  "wasAssociatedWith",
+  "wasAttributedTo",
+  "wasInvalidatedBy",
+  "actedOnBehalfOf",
+  "wasInfluencedBy",
+  "wasStartedBy",
+  "wasEndedBy",
+  "specializationOf",
+  "alternateOf",
+  "hadMember",
+  "mentionOf",
+];
+
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  params: string[];
+  store: GraphStore;
+  live: LiveChanges;
+}
+
+export interface Route {
+  pattern: RegExp;
+  handle(ctx: RouteContext): Promise<void>;
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  if (body.length > MAX_JSON_BYTES) {
+    throw new HttpError(
+      413,
+      `the answer would be ${body.length} bytes (over ${MAX_JSON_BYTES}): ask for a smaller page`,
+    );
+  }
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+  });
+  res.end(body);
+}
+
+// --- query parameters ---
+
+function intParam(url: URL, name: string, min: number, max: number): number | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null || v === "") return undefined;
+  if (!/^-?\d+$/.test(v)) throw new HttpError(400, `${name} must be an integer, not ${JSON.stringify(v)}`);
+  const n = Number(v);
+  if (n < min || n > max) throw new HttpError(400, `${name} must be between ${min} and ${max}`);
+  return n;
+}
+
+/** A time: µs since the epoch, or an ISO 8601 date. */
+function timeParam(url: URL, name: string): number | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null || v === "") return undefined;
+  if (/^\d+$/.test(v)) return Number(v);
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw new HttpError(400, `${name} must be µs since the epoch or an ISO 8601 date`);
+  const micros = /\.\d{4,6}/.exec(v)?.[0].slice(4).padEnd(3, "0") ?? "000";
+  return ms * 1000 + Number(micros.slice(0, 3));
+}
+
+/** `name=a,b&name=c` → [a, b, c], each checked against the allowed values. */
+function listParam<T extends string>(url: URL, name: string, allowed: readonly T[]): T[] | undefined {
+  const raw = url.searchParams.getAll(name).flatMap((v) => v.split(","));
+  const values = raw.map((v) => v.trim()).filter((v) => v !== "");
+  if (values.length === 0) return undefined;
+  for (const v of values) {
+    if (!(allowed as readonly string[]).includes(v))
+      throw new HttpError(400, `${name}: unknown value ${JSON.stringify(v)} (one of ${allowed.join(", ")})`);
+  }
+  return values as T[];
+}
+
+function textParam(url: URL, name: string, maxLength = 1000): string | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null || v === "") return undefined;
+  if (v.length > maxLength) throw new HttpError(400, `${name} is longer than ${maxLength} characters`);
+  return v;
+}
+
+// --- shapes ---
+
+function iso(us: number | null): string | null {
+  return us === null ? null : isoMicros(us);
+}
+
+export function runJson(run: RunRecord): Record<string, unknown> {
+  return {
+    ...run,
+    startIso: iso(run.start),
+    endIso: iso(run.end),
+    duration: run.start !== null && run.end !== null ? (run.end - run.start) / 1e6 : null,
+  };
+}
+
+/** A node of a change set, marked when it is an ended process or a deleted file. */
+export function changeNode(n: GraphNode): GraphNode & { ended?: true; deleted?: true } {
+  const out: GraphNode & { ended?: true; deleted?: true } = { ...n };
+  if (n.kind === "activity" && n.end !== null) out.ended = true;
+  if (n.attrs.deleted === true) out.deleted = true;
+  return out;
+}
+
+export function changesJson(c: ChangeSet): Record<string, unknown> {
+  const nodes = c.nodes.map(changeNode);
+  return {
+    cursor: String(c.cursor),
+    more: c.more,
+    nodes,
+    edges: c.edges,
+    ended: nodes.filter((n) => n.ended === true).map((n) => n.id),
+    deleted: nodes.filter((n) => n.deleted === true).map((n) => n.id),
+  };
+}
+
+async function runOf(ctx: RouteContext, ref = ctx.params[0]): Promise<RunRecord> {
+  const r = decodeURIComponent(ref ?? "");
+  if (r === "" || r.length > 256) throw new HttpError(400, "bad run reference");
+  const run = await ctx.store.findRun(r);
+  if (run === null) throw new HttpError(404, `no run ${r} in the database`);
+  return run;
+}
+
+function nodeIdOf(text: string | undefined): number {
+  if (text === undefined || !/^\d{1,15}$/.test(text))
+    throw new HttpError(400, "a node id is a positive integer");
+  return Number(text);
+}
+
+/** All nodes of a run matching a filter, page by page (keyset), at most `max`. */
+async function collectNodes(
+  store: GraphStore,
+  runId: number,
+  filter: NodeFilter,
+  max: number,
+): Promise<GraphNode[]> {
+  const out: GraphNode[] = [];
+  let after = 0;
+  while (out.length < max) {
+    const want = Math.min(5000, max - out.length);
+    const page = await store.getNodes(runId, { ...filter, afterId: after, limit: want });
+    out.push(...page);
+    if (page.length < want) break;
+    after = page[page.length - 1]?.id ?? after;
+  }
+  return out;
+}
+
+async function collectEdges(
+  store: GraphStore,
+  runId: number,
+  filter: EdgeFilter,
+  max: number,
+): Promise<GraphEdge[]> {
+  const out: GraphEdge[] = [];
+  let after = 0;
+  while (out.length < max) {
+    const want = Math.min(5000, max - out.length);
+    const page = await store.getEdges(runId, { ...filter, afterId: after, limit: want });
+    out.push(...page);
+    if (page.length < want) break;
+    after = page[page.length - 1]?.id ?? after;
+  }
+  return out;
+}
+
+/** Node filter of the query string; `process` (a node id) keeps the nodes it touched. */
+async function nodeFilter(ctx: RouteContext, runId: number): Promise<NodeFilter | null> {
+  const { url } = ctx;
+  const f: NodeFilter = {};
+  const types = listParam(url, "type", NODE_TYPES);
+  if (types) f.types = types;
+  const cats = listParam(url, "category", FILE_CATEGORIES);
+  if (cats) f.categories = cats;
+  const from = timeParam(url, "from");
+  if (from !== undefined) f.from = from;
+  const to = timeParam(url, "to");
+  if (to !== undefined) f.to = to;
+  const q = textParam(url, "q");
+  if (q !== undefined) f.match = q;
+  const proc = intParam(url, "process", 1, Number.MAX_SAFE_INTEGER);
+  if (proc !== undefined) {
+    const touching = await collectEdges(ctx.store, runId, { nodeIds: [proc] }, 100_000);
+    const ids = new Set<number>();
+    for (const e of touching) ids.add(e.from === proc ? e.to : e.from);
+    if (ids.size === 0) return null;
+    f.ids = [...ids].sort((a, b) => a - b);
+  }
+  return f;
+}
+
+function edgeFilter(url: URL): EdgeFilter {
+  const f: EdgeFilter = {};
+  const types = listParam(url, "type", RELATION_TYPES);
+  if (types) f.types = types;
+  const from = timeParam(url, "from");
+  if (from !== undefined) f.from = from;
+  const to = timeParam(url, "to");
+  if (to !== undefined) f.to = to;
+  const proc = intParam(url, "process", 1, Number.MAX_SAFE_INTEGER);
+  if (proc !== undefined) f.nodeIds = [proc];
+  return f;
+}
+
+// --- handlers ---
+
+async function listRuns(ctx: RouteContext): Promise<void> {
+  const runs = await ctx.store.listRuns();
+  sendJson(ctx.res, 200, { runs: runs.map(runJson).reverse() });
+}
+
+async function getRun(ctx: RouteContext): Promise<void> {
+  sendJson(ctx.res, 200, runJson(await runOf(ctx)));
+}
+
+async function summary(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const [nodes, edges] = await Promise.all([ctx.store.getNodes(run.id), ctx.store.getEdges(run.id)]);
+  sendJson(ctx.res, 200, buildRunSummary(run, nodes, edges));
+}
+
+async function nodes(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const limit = intParam(ctx.url, "limit", 1, MAX_PAGE) ?? 1000;
+  const after = intParam(ctx.url, "after", 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  const f = await nodeFilter(ctx, run.id);
+  const page = f === null ? [] : await ctx.store.getNodes(run.id, { ...f, afterId: after, limit: limit + 1 });
+  const more = page.length > limit;
+  if (more) page.length = limit;
+  sendJson(ctx.res, 200, { nodes: page, next: more ? String(page[page.length - 1]?.id) : null });
+}
+
+async function edges(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const limit = intParam(ctx.url, "limit", 1, MAX_PAGE) ?? 1000;
+  const after = intParam(ctx.url, "after", 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  const page = await ctx.store.getEdges(run.id, { ...edgeFilter(ctx.url), afterId: after, limit: limit + 1 });
+  const more = page.length > limit;
+  if (more) page.length = limit;
+  sendJson(ctx.res, 200, { edges: page, next: more ? String(page[page.length - 1]?.id) : null });
+}
+
+/** A node, its relations (in and out) and the nodes at their other ends. */
+async function node(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const id = nodeIdOf(ctx.params[1]);
+  const [n] = await ctx.store.getNodes(run.id, { ids: [id] });
+  if (n === undefined) throw new HttpError(404, `no node ${id} in run ${run.id}`);
+  const limit = intParam(ctx.url, "limit", 1, MAX_PAGE) ?? 2000;
+  const rel = await ctx.store.getEdges(run.id, { nodeIds: [id], limit: limit + 1 });
+  const more = rel.length > limit;
+  if (more) rel.length = limit;
+  const others = [...new Set(rel.map((e) => (e.from === id ? e.to : e.from)))];
+  const neighbours = others.length === 0 ? [] : await ctx.store.getNodes(run.id, { ids: others });
+  sendJson(ctx.res, 200, { node: changeNode(n), edges: rel, neighbours, more });
+}
+
+/**
+ * The batchflow: every process (activity) with the relations between processes (fork, exec, wait,
+ * signal, pipe), in compact form.
+ */
+async function processes(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const procs = await collectNodes(ctx.store, run.id, { types: ["process"] }, MAX_GRAPH_NODES);
+  const links = await collectEdges(ctx.store, run.id, { types: ["wasInformedBy"] }, MAX_GRAPH_NODES * 4);
+  sendJson(ctx.res, 200, {
+    run: runJson(run),
+    processes: procs.map((p) => ({
+      id: p.id,
+      pid: p.attrs.pid ?? null,
+      ppid: p.attrs.ppid ?? null,
+      label: p.label,
+      exe: p.attrs.exe ?? null,
+      start: p.start,
+      end: p.end,
+      exitCode: p.attrs.exitCode ?? null,
+      exitSignal: p.attrs.exitSignal ?? null,
+      via: p.attrs.via ?? null,
+      generation: p.attrs.generation ?? 0,
+    })),
+    links: links.map((e) => ({ from: e.from, to: e.to, op: e.op, ts: e.ts })),
+  });
+}
+
+/** The whole graph in compact arrays for the WebGL view, streamed page by page. */
+async function graph(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const max = intParam(ctx.url, "limit", 1, MAX_GRAPH_NODES) ?? 100_000;
+  const { res, store } = ctx;
+  res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  const out = writableSink(res);
+  await out(`{"run":${JSON.stringify(runJson(run))},"nodes":[`);
+  let after = 0;
+  let count = 0;
+  let lastId = 0;
+  let first = true;
+  while (count < max) {
+    const page = await store.getNodes(run.id, { afterId: after, limit: Math.min(5000, max - count) });
+    if (page.length === 0) break;
+    const rows = page.map((n) =>
+      JSON.stringify([
+        n.id,
+        n.type,
+        n.label,
+        (n.attrs.category as string | undefined) ?? null,
+        n.start,
+        n.end,
+      ]),
+    );
+    await out((first ? "" : ",") + rows.join(","));
+    first = false;
+    count += page.length;
+    after = page[page.length - 1]?.id ?? after;
+    lastId = after;
+  }
+  const truncated = count >= max && (await store.getNodes(run.id, { afterId: lastId, limit: 1 })).length > 0;
+  await out(`],"truncated":${truncated},"edges":[`);
+  first = true;
+  let eAfter = 0;
+  for (;;) {
+    const page = await store.getEdges(run.id, { afterId: eAfter, limit: 5000 });
+    if (page.length === 0) break;
+    const rows = page
+      .filter((e) => !truncated || (e.from <= lastId && e.to <= lastId))
+      .map((e) => JSON.stringify([e.id, e.from, e.to, e.type, e.op]));
+    if (rows.length > 0) {
+      await out((first ? "" : ",") + rows.join(","));
+      first = false;
+    }
+    eAfter = page[page.length - 1]?.id ?? eAfter;
+    if (page.length < 5000) break;
+  }
+  await out("]}");
+  res.end();
+}
+
+async function search(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const q = textParam(ctx.url, "q");
+  if (q === undefined)
+    throw new HttpError(400, "search needs q (a path, executable or command line, or part of one)");
+  const limit = intParam(ctx.url, "limit", 1, 1000) ?? 100;
+  const types = listParam(ctx.url, "type", NODE_TYPES);
+  const found = await ctx.store.getNodes(run.id, { match: q, limit: limit + 1, ...(types ? { types } : {}) });
+  const more = found.length > limit;
+  if (more) found.length = limit;
+  sendJson(ctx.res, 200, { query: q, nodes: found, more });
+}
+
+async function changes(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const since = intParam(ctx.url, "since", 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  const limit = intParam(ctx.url, "limit", 1, MAX_PAGE) ?? 5000;
+  const c = await ctx.store.getChanges(run.id, { since, limit });
+  sendJson(ctx.res, 200, { run: runJson(await runOf(ctx)), ...changesJson(c) });
+}
+
+async function events(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const fromHeader = ctx.req.headers["last-event-id"];
+  const since =
+    typeof fromHeader === "string" && /^\d{1,15}$/.test(fromHeader)
+      ? Number(fromHeader)
+      : (intParam(ctx.url, "since", 0, Number.MAX_SAFE_INTEGER) ?? 0);
+  ctx.live.subscribe(run, since, ctx.req, ctx.res);
+}
+
+async function diff(ctx: RouteContext): Promise<void> {
+  const a = await runOf(ctx, ctx.url.searchParams.get("a") ?? "");
+  const b = await runOf(ctx, ctx.url.searchParams.get("b") ?? "");
+  const off = new Set(listParam(ctx.url, "keep", [...NORMALIZE_RULES, "all"] as const) ?? []);
+  const rules = off.has("all") ? [] : NORMALIZE_RULES.filter((r) => !off.has(r as NormalizeRule));
+  const load = async (run: RunRecord) => {
+    const [n, e] = await Promise.all([ctx.store.getNodes(run.id), ctx.store.getEdges(run.id)]);
+    return buildRunSummary(run, n, e);
+  };
+  const d = diffRunSummaries(await load(a), await load(b), a.cwd, b.cwd, { rules });
+  sendJson(ctx.res, 200, d);
+}
+
+async function formats(ctx: RouteContext): Promise<void> {
+  const list = [...exporters.values()]
+    .filter((e) => e.directory !== true)
+    .map((e) => ({
+      format: e.format,
+      mediaType: e.mediaType,
+      extension: e.extension,
+      description: e.description,
+    }));
+  sendJson(ctx.res, 200, { formats: list });
+}
+
+async function exportRun(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const format = ctx.params[1] ?? "";
+  const ex = getExporter(format);
+  if (ex === undefined)
+    throw new HttpError(404, `no export format ${JSON.stringify(format)} (GET /api/formats)`);
+  if (ex.directory === true)
+    throw new HttpError(400, `${format} writes a folder: use provflow export --format ${format} -o DIR`);
+  const redact = ctx.url.searchParams.get("redact") !== "0";
+  const collapse = ctx.url.searchParams.get("collapse") === "1";
+  const file = `${run.name.replace(/[^\w.-]+/g, "_")}-${run.id}.${ex.extension}`;
+  const { res } = ctx;
+  res.writeHead(200, {
+    "content-type": ex.mediaType,
+    "content-disposition": `attachment; filename="${file}"`,
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+  });
+  const input = storeExportInput(ctx.store, run, { redact, collapse });
+  const sink = writableSink(res);
+  await ex.write(input, async (chunk) => {
+    if (res.destroyed) throw new HttpError(499, "client went away");
+    await sink(chunk);
+  });
+  res.end();
+}
+
+async function health(ctx: RouteContext): Promise<void> {
+  sendJson(ctx.res, 200, { ok: true, engine: ctx.store.engine, seq: String(await ctx.store.currentSeq()) });
+}
+
+const RUN = "([^/]+)";
+export const routes: Route[] = [
+  { pattern: /^\/api\/health$/, handle: health },
+  { pattern: /^\/api\/formats$/, handle: formats },
+  { pattern: /^\/api\/runs$/, handle: listRuns },
+  { pattern: /^\/api\/diff$/, handle: diff },
+  { pattern: new RegExp(`^/api/runs/${RUN}$`), handle: getRun },
+  { pattern: new RegExp(`^/api/runs/${RUN}/summary$`), handle: summary },
+  { pattern: new RegExp(`^/api/runs/${RUN}/nodes$`), handle: nodes },
+  { pattern: new RegExp(`^/api/runs/${RUN}/nodes/([^/]+)$`), handle: node },
+  { pattern: new RegExp(`^/api/runs/${RUN}/edges$`), handle: edges },
+  { pattern: new RegExp(`^/api/runs/${RUN}/processes$`), handle: processes },
+  { pattern: new RegExp(`^/api/runs/${RUN}/graph$`), handle: graph },
+  { pattern: new RegExp(`^/api/runs/${RUN}/search$`), handle: search },
+  { pattern: new RegExp(`^/api/runs/${RUN}/changes$`), handle: changes },
+  { pattern: new RegExp(`^/api/runs/${RUN}/events$`), handle: events },
+  { pattern: new RegExp(`^/api/runs/${RUN}/export/([a-z0-9-]+)$`), handle: exportRun },
+];
