@@ -311,10 +311,13 @@ async function node(ctx: RouteContext): Promise<void> {
  */
 async function processes(ctx: RouteContext): Promise<void> {
   const run = await runOf(ctx);
+  // the cursor of now, read first: following the changes from it misses nothing of what is read next
+  const { cursor } = await ctx.store.getChanges(run.id, { limit: 0 });
   const procs = await collectNodes(ctx.store, run.id, { types: ["process"] }, MAX_GRAPH_NODES);
   const links = await collectEdges(ctx.store, run.id, { types: ["wasInformedBy"] }, MAX_GRAPH_NODES * 4);
   sendJson(ctx.res, 200, {
     run: runJson(run),
+    cursor: String(cursor),
     processes: procs.map((p) => ({
       id: p.id,
       pid: p.attrs.pid ?? null,
@@ -337,9 +340,10 @@ async function graph(ctx: RouteContext): Promise<void> {
   const run = await runOf(ctx);
   const max = intParam(ctx.url, "limit", 1, MAX_GRAPH_NODES) ?? 100_000;
   const { res, store } = ctx;
+  const { cursor } = await store.getChanges(run.id, { limit: 0 });
   res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
   const out = writableSink(res);
-  await out(`{"run":${JSON.stringify(runJson(run))},"nodes":[`);
+  await out(`{"run":${JSON.stringify(runJson(run))},"cursor":"${cursor}","nodes":[`);
   let after = 0;
   let count = 0;
   let lastId = 0;

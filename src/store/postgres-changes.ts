@@ -83,9 +83,10 @@ export async function pgChanges(
   query: ChangeQuery,
 ): Promise<ChangeSet> {
   const since = Math.max(0, Math.floor(query.since ?? 0));
-  const limit = Math.max(1, Math.floor(query.limit ?? DEFAULT_CHANGE_LIMIT));
+  const limit = Math.max(0, Math.floor(query.limit ?? DEFAULT_CHANGE_LIMIT));
   const upTo = await watermark.read(c);
-  if (upTo <= since) return { nodes: [], edges: [], cursor: since, more: false };
+  if (upTo <= since || limit === 0)
+    return { nodes: [], edges: [], cursor: Math.max(since, upTo), more: false };
   const nodes = await c.query<NodeRow & { seq: string }>(
     `SELECT id, kind, type, gid, version, label, "start", "end", coalesce(attrs_text, attrs::text) AS attrs, seq
      FROM nodes WHERE run_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4`,

@@ -56,7 +56,11 @@ export function sqliteEdgeClauses(filter: EdgeFilter, where: string[], params: u
  */
 export function sqliteChanges(stmt: (sql: string) => Stmt, runId: number, query: ChangeQuery): ChangeSet {
   const since = Math.max(0, Math.floor(query.since ?? 0));
-  const limit = Math.max(1, Math.floor(query.limit ?? DEFAULT_CHANGE_LIMIT));
+  const limit = Math.max(0, Math.floor(query.limit ?? DEFAULT_CHANGE_LIMIT));
+  if (limit === 0) {
+    const now = Number(stmt("SELECT value FROM meta WHERE key = 'seq'").pluck().get() ?? 0);
+    return { nodes: [], edges: [], cursor: Math.max(since, now), more: false };
+  }
   const nodeRows = stmt(
     `SELECT id, kind, type, gid, version, label, "start", "end", attrs, seq FROM nodes
      WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`,

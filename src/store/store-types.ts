@@ -216,7 +216,8 @@ export interface EdgeFilter {
 export interface ChangeQuery {
   /** changes after this cursor (default 0: everything) */
   since?: number;
-  /** nodes + edges at most in one answer (default 5000) */
+  /** nodes + edges at most in one answer (default 5000); 0: none, only the cursor of now (read it
+   * before reading a run another way, then follow the changes from it) */
   limit?: number;
 }
 
