@@ -363,6 +363,12 @@ export function defineStoreContract(
       }
       expect(seen.sort()).toEqual(["e1", "e2", "e3", "n1", "n2", "n3"]);
       expect((await store.getChanges(other)).nodes.map((n) => n.label)).toEqual(["/elsewhere"]);
+      // limit 0: the cursor of now, nothing else; what is written after it comes, nothing before
+      const now = await store.getChanges(id, { limit: 0 });
+      expect(now).toMatchObject({ nodes: [], edges: [], more: false });
+      expect(now.cursor).toBeGreaterThanOrEqual(next.cursor);
+      await store.appendBatch(id, batch({ nodes: [fileNode(9, "/later")] }));
+      expect((await store.getChanges(id, { since: now.cursor })).nodes.map((n) => n.id)).toEqual([9]);
     });
 
     it("hands steps over in (start, seq) order, in batches across the batch-size boundary", async () => {
