@@ -483,6 +483,185 @@ export function defineStoreContract(
       await expect(store.appendBatch(31_337, batch({ nodes: [fileNode(1, "/x")] }))).rejects.toThrow(/31337/);
     });
 
+    describe("lineage and chains", () => {
+      // sh (1) forks cat (2) and cp (3) and waits for cat; cat reads a (4) and writes b (5 → 6); cp
+      // reads b (twice: read and open) and writes c (7), a copy of b; everyone maps libc (9) and is
+      // associated with the user (8); cp deletes a (an invalidation, not followed by default)
+      const lineageGraph = (): Batch => {
+        const user: GraphNode = {
+          id: 8,
+          kind: "agent",
+          type: "user",
+          gid: "user://builder-01/1000",
+          version: 0,
+          label: "ci",
+          start: null,
+          end: null,
+          attrs: { uid: 1000 },
+        };
+        return batch({
+          nodes: [
+            processNode(1, 10, ["sh", "-c", "cat a > b; cp b c"], 1000, 9000),
+            processNode(2, 11, ["cat", "a"], 2000, 3000),
+            processNode(3, 12, ["cp", "b", "c"], 4000, 5000),
+            fileNode(4, "/w/a"),
+            fileNode(5, "/w/b"),
+            fileNode(6, "/w/b", 1),
+            fileNode(7, "/w/c"),
+            user,
+            fileNode(9, "/lib/libc.so.6"),
+          ],
+          edges: [
+            edge(1, "wasInformedBy", "fork", 2, 1),
+            edge(2, "wasInformedBy", "fork", 3, 1),
+            edge(3, "wasInformedBy", "wait", 1, 2),
+            edge(4, "used", "read", 2, 4),
+            edge(5, "wasGeneratedBy", "write", 6, 2),
+            edge(6, "wasDerivedFrom", "version", 6, 5),
+            edge(7, "used", "read", 3, 6),
+            edge(8, "used", "open", 3, 6),
+            edge(9, "wasGeneratedBy", "write", 7, 3),
+            edge(10, "wasDerivedFrom", "copy", 7, 6),
+            edge(11, "wasAssociatedWith", "associated", 1, 8),
+            edge(12, "wasAssociatedWith", "associated", 2, 8),
+            edge(13, "wasAssociatedWith", "associated", 3, 8),
+            edge(14, "used", "map", 2, 9),
+            edge(15, "used", "map", 3, 9),
+            edge(16, "wasInvalidatedBy", "delete", 4, 3),
+          ],
+        });
+      };
+      const depthsOf = (nodes: { id: number; depth: number }[]) =>
+        Object.fromEntries(nodes.map((n) => [n.id, n.depth]));
+
+      it("walks ancestors in PROV's direction, nearest first, with depths, through cycles", async () => {
+        const run = await store.createRun(newRun("lineage"));
+        await store.appendBatch(run, lineageGraph());
+        const all = await store.lineage({ runId: run, start: [7], direction: "ancestors", depth: 10 });
+        // c came from cp and b v1 (1), sh, libc, cat and b v0 (2), a (3); never the user agent
+        expect(depthsOf(all.nodes)).toEqual({ 7: 0, 3: 1, 6: 1, 1: 2, 2: 2, 5: 2, 9: 2, 4: 3 });
+        expect(all.nodes.map((n) => n.id)).toEqual([7, 3, 6, 1, 2, 5, 9, 4]);
+        expect(all.truncated).toBe(false);
+        expect(all.nodes.find((n) => n.id === 6)).toMatchObject({ gid: "file://builder-01/w/b", version: 1 });
+        // every followed relation between them, the fork/wait cycle of sh and cat included
+        expect(all.edges.map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15]);
+        expect(all.edges.find((e) => e.id === 10)).toMatchObject({
+          type: "wasDerivedFrom",
+          op: "copy",
+          from: 7,
+          to: 6,
+        });
+
+        const one = await store.lineage({ runId: run, start: [7], direction: "ancestors", depth: 1 });
+        expect(depthsOf(one.nodes)).toEqual({ 7: 0, 3: 1, 6: 1 });
+        expect(one.edges.map((e) => e.id)).toEqual([9, 10]);
+        expect(one.truncated).toBe(false);
+
+        const zero = await store.lineage({ runId: run, start: [7], direction: "ancestors", depth: 0 });
+        expect(zero.nodes.map((n) => n.id)).toEqual([7]);
+        expect(zero.edges).toEqual([]);
+      });
+
+      it("walks descendants the other way; relations to follow can be chosen", async () => {
+        const run = await store.createRun(newRun("lineage"));
+        await store.appendBatch(run, lineageGraph());
+        const d = await store.lineage({ runId: run, start: [4], direction: "descendants", depth: 10 });
+        // a went into cat, then b v1 and (through the wait) sh, then cp and c
+        expect(depthsOf(d.nodes)).toEqual({ 4: 0, 2: 1, 1: 2, 6: 2, 3: 3, 7: 3 });
+        expect(d.edges.map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 7, 8, 9, 10]);
+        // invalidations are not followed unless asked
+        const up = await store.lineage({ runId: run, start: [4], direction: "ancestors", depth: 3 });
+        expect(up.nodes.map((n) => n.id)).toEqual([4]);
+        const withDeletes = await store.lineage({
+          runId: run,
+          start: [4],
+          direction: "ancestors",
+          depth: 1,
+          relations: ["wasInvalidatedBy"],
+        });
+        expect(depthsOf(withDeletes.nodes)).toEqual({ 4: 0, 3: 1 });
+        expect(withDeletes.edges.map((e) => e.id)).toEqual([16]);
+        // several start nodes; a node id of no node of the run is ignored
+        const two = await store.lineage({
+          runId: run,
+          start: [5, 9, 999],
+          direction: "descendants",
+          depth: 1,
+        });
+        expect(depthsOf(two.nodes)).toEqual({ 5: 0, 9: 0, 6: 1, 2: 1, 3: 1 });
+        const none = await store.lineage({ runId: run, start: [999], direction: "descendants", depth: 3 });
+        expect(none).toEqual({ nodes: [], edges: [], truncated: false });
+      });
+
+      it("stops at the limit, nearest nodes kept, and says so; keeps runs apart", async () => {
+        const run = await store.createRun(newRun("lineage"));
+        await store.appendBatch(run, lineageGraph());
+        const cut = await store.lineage({
+          runId: run,
+          start: [7],
+          direction: "ancestors",
+          depth: 10,
+          limit: 3,
+        });
+        expect(cut.truncated).toBe(true);
+        expect(cut.nodes.map((n) => n.id)).toEqual([7, 3, 6]);
+        // the relations among the nodes kept (cp read b v1 twice)
+        expect(cut.edges.map((e) => e.id)).toEqual([7, 8, 9, 10]);
+        const exact = await store.lineage({
+          runId: run,
+          start: [7],
+          direction: "ancestors",
+          depth: 10,
+          limit: 8,
+        });
+        expect(exact.truncated).toBe(false);
+        expect(exact.nodes).toHaveLength(8);
+        // the same ids in another run, without relations: nothing of the first run leaks in
+        const other = await store.createRun(newRun("other"));
+        await store.appendBatch(other, batch({ nodes: lineageGraph().nodes }));
+        const alone = await store.lineage({ runId: other, start: [7], direction: "ancestors", depth: 10 });
+        expect(alone.nodes.map((n) => n.id)).toEqual([7]);
+        await expect(
+          store.lineage({ runId: run, start: [7], direction: "ancestors", depth: -1 }),
+        ).rejects.toThrow(/depth/);
+        await expect(
+          store.lineage({ runId: run, start: [7], direction: "ancestors", depth: 2, limit: 0 }),
+        ).rejects.toThrow(/limit/);
+      });
+
+      it("finds the chains from one node to another, shortest first, each hop's relations with it", async () => {
+        const run = await store.createRun(newRun("lineage"));
+        await store.appendBatch(run, lineageGraph());
+        const p = await store.paths({ runId: run, from: [4], to: [7], depth: 10 });
+        expect(p.truncated).toBe(false);
+        expect(p.paths).toEqual([
+          { nodes: [4, 2, 6, 7], edges: [4, 5, 10] },
+          { nodes: [4, 2, 1, 3, 7], edges: [4, 3, 2, 9] },
+          { nodes: [4, 2, 6, 3, 7], edges: [4, 5, 7, 8, 9] },
+        ]);
+        expect(p.nodes.map((n) => n.id)).toEqual([1, 2, 3, 4, 6, 7]);
+        expect(p.edges.map((e) => e.id)).toEqual([2, 3, 4, 5, 7, 8, 9, 10]);
+        const short = await store.paths({ runId: run, from: [4], to: [7], depth: 3 });
+        expect(short.paths.map((c) => c.nodes)).toEqual([[4, 2, 6, 7]]);
+        const two = await store.paths({ runId: run, from: [4], to: [7], depth: 10, maxPaths: 2 });
+        expect(two.truncated).toBe(true);
+        expect(two.paths).toHaveLength(2);
+        // nothing flows from c back to a
+        const back = await store.paths({ runId: run, from: [7], to: [4], depth: 10 });
+        expect(back).toEqual({ paths: [], nodes: [], edges: [], truncated: false });
+      });
+
+      it("finds nodes by global id, path and pid", async () => {
+        const run = await store.createRun(newRun("lineage"));
+        await store.appendBatch(run, lineageGraph());
+        const ids = (ns: GraphNode[]) => ns.map((n) => n.id);
+        expect(ids(await store.getNodes(run, { gids: ["file://builder-01/w/b"] }))).toEqual([5, 6]);
+        expect(ids(await store.getNodes(run, { paths: ["/w/b", "/w/c"] }))).toEqual([5, 6, 7]);
+        expect(ids(await store.getNodes(run, { pids: [12, 11] }))).toEqual([2, 3]);
+        expect(ids(await store.getNodes(run, { paths: ["/nowhere"] }))).toEqual([]);
+      });
+    });
+
     describe("machines streaming in", () => {
       const T0 = 1_700_000_000_000_000;
       const kn = (key: string, attrs: Record<string, unknown> = {}): KeyedNode => ({

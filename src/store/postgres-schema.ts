@@ -192,6 +192,20 @@ CREATE INDEX machine_counts_machine ON machine_counts (machine_id);
 `,
   },
   {
+    // version 4 (as SQLite's 4; 3 is left to another branch): lineage (postgres-lineage.ts). The edge indexes carry the relation's
+    // type and other end, so a step of a recursive walk is an index-only scan; nodes are found by
+    // path (entities) and by pid (activities) without reading the run's nodes.
+    version: 4,
+    sql: `
+DROP INDEX edges_src;
+DROP INDEX edges_dst;
+CREATE INDEX edges_src ON edges (run_id, src) INCLUDE (type, dst);
+CREATE INDEX edges_dst ON edges (run_id, dst) INCLUDE (type, src);
+CREATE INDEX nodes_path ON nodes (run_id, (attrs ->> 'path')) WHERE kind = 'entity';
+CREATE INDEX nodes_pid ON nodes (run_id, (attrs ->> 'pid')) WHERE kind = 'activity';
+`,
+  },
+  {
     // version 5: "what changed since" (GraphStore.getChanges, the server's changes and events): the
     // change stamps of a run's nodes and edges in order
     version: 5,

@@ -4,8 +4,10 @@ import type pg from "pg";
 import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
 import { parsePostgresUrl } from "./db-path.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
+import { type PathParams, pathParams, type WalkParams, walkParams } from "./lineage-params.js";
 import { MACHINE_RUN_SOURCE } from "./machine-rows.js";
 import { ChangeWatermark, pgChanges, pgEdgeClauses, pgNodeClauses, XID_FIRST } from "./postgres-changes.js";
+import { postgresLineage, postgresPaths } from "./postgres-lineage.js";
 import {
   compactCountsSql,
   type KeyedEncoders,
@@ -29,12 +31,16 @@ import type {
   ChangeSet,
   EdgeFilter,
   GraphStore,
+  LineageQuery,
+  LineageResult,
   MachinePart,
   MachinePartResult,
   MachineRecord,
   MachineRunInfo,
   NewRun,
   NodeFilter,
+  PathQuery,
+  PathResult,
   Problem,
   RunPatch,
   RunRecord,
@@ -1035,6 +1041,12 @@ export class PostgresStore implements GraphStore {
     if (filter.types !== undefined) add((p) => `type = ANY(${p}::text[])`, filter.types);
     if (filter.ids !== undefined) add((p) => `id = ANY(${p}::bigint[])`, filter.ids);
     pgNodeClauses(filter, add);
+    if (filter.gids !== undefined) add((p) => `gid = ANY(${p}::text[])`, filter.gids);
+    // the two below match the expressions of the indexes nodes_path and nodes_pid
+    if (filter.paths !== undefined)
+      add((p) => `kind = 'entity' AND (attrs ->> 'path') = ANY(${p}::text[])`, filter.paths);
+    if (filter.pids !== undefined)
+      add((p) => `kind = 'activity' AND (attrs ->> 'pid') = ANY(${p}::text[])`, filter.pids.map(String));
     params.push(filter.limit ?? null, filter.offset ?? 0);
     const sql = `SELECT id, kind, type, gid, version, label, "start", "end", coalesce(attrs_text, attrs::text) AS attrs
       FROM nodes WHERE ${where.join(" AND ")} ORDER BY id LIMIT $${params.length - 1} OFFSET $${params.length}`;
@@ -1156,6 +1168,30 @@ export class PostgresStore implements GraphStore {
     batchSize = 5000,
   ): AsyncIterable<GraphEdge[]> {
     return keysetPages((afterId, limit) => this.getEdges(runId, { ...filter, afterId, limit }), batchSize);
+  }
+
+  async lineage(q: LineageQuery): Promise<LineageResult> {
+    let p: WalkParams;
+    try {
+      p = walkParams(q);
+    } catch (err) {
+      throw this.fail(`cannot read the ${q.direction} of nodes of run ${q.runId}`, err);
+    }
+    return this.exclusive(`cannot read the ${q.direction} of nodes of run ${q.runId}`, (c) =>
+      postgresLineage(c, p),
+    );
+  }
+
+  async paths(q: PathQuery): Promise<PathResult> {
+    let p: PathParams;
+    try {
+      p = pathParams(q);
+    } catch (err) {
+      throw this.fail(`cannot read the chains between nodes of run ${q.runId}`, err);
+    }
+    return this.exclusive(`cannot read the chains between nodes of run ${q.runId}`, (c) =>
+      postgresPaths(c, p),
+    );
   }
 
   async getProblems(runId: number, limit?: number): Promise<Problem[]> {

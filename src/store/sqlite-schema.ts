@@ -165,6 +165,20 @@ CREATE TABLE machines (
 `,
   },
   {
+    // version 4: lineage (sqlite-lineage.ts). The edge indexes hold the relation's type and other
+    // end, so a step of a recursive walk reads only the index; nodes are found by path (entities) and
+    // by pid (activities) without reading the run's nodes.
+    version: 4,
+    sql: `
+DROP INDEX edges_src;
+DROP INDEX edges_dst;
+CREATE INDEX edges_src ON edges (run_id, src, type, dst);
+CREATE INDEX edges_dst ON edges (run_id, dst, type, src);
+CREATE INDEX nodes_path ON nodes (run_id, json_extract(attrs, '$.path')) WHERE kind = 'entity';
+CREATE INDEX nodes_pid ON nodes (run_id, json_extract(attrs, '$.pid')) WHERE kind = 'activity';
+`,
+  },
+  {
     // version 5: "what changed since" (GraphStore.getChanges, the server's changes and events): the
     // change stamps of a run's nodes and edges in order
     version: 5,

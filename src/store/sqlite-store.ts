@@ -4,7 +4,9 @@ import { hostname } from "node:os";
 import type Database from "better-sqlite3";
 import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
+import { pathParams, walkParams } from "./lineage-params.js";
 import { sqliteChanges, sqliteEdgeClauses, sqliteNodeClauses } from "./sqlite-changes.js";
+import { sqliteLineage, sqlitePaths } from "./sqlite-lineage.js";
 import { SqliteMachines } from "./sqlite-machines.js";
 import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
 import {
@@ -21,12 +23,16 @@ import type {
   ChangeSet,
   EdgeFilter,
   GraphStore,
+  LineageQuery,
+  LineageResult,
   MachinePart,
   MachinePartResult,
   MachineRecord,
   MachineRunInfo,
   NewRun,
   NodeFilter,
+  PathQuery,
+  PathResult,
   Problem,
   RunPatch,
   RunRecord,
@@ -582,6 +588,19 @@ export class SqliteStore implements GraphStore {
       params.push(JSON.stringify(filter.ids));
     }
     sqliteNodeClauses(filter, where, params);
+    if (filter.gids !== undefined) {
+      where.push("gid IN (SELECT value FROM json_each(?))");
+      params.push(JSON.stringify(filter.gids));
+    }
+    // the two below match the expressions of the indexes nodes_path and nodes_pid
+    if (filter.paths !== undefined) {
+      where.push("kind = 'entity' AND json_extract(attrs, '$.path') IN (SELECT value FROM json_each(?))");
+      params.push(JSON.stringify(filter.paths));
+    }
+    if (filter.pids !== undefined) {
+      where.push("kind = 'activity' AND json_extract(attrs, '$.pid') IN (SELECT value FROM json_each(?))");
+      params.push(JSON.stringify(filter.pids));
+    }
     const sql = `SELECT id, kind, type, gid, version, label, "start", "end", attrs FROM nodes WHERE ${where.join(
       " AND ",
     )} ORDER BY id LIMIT ? OFFSET ?`;
@@ -696,6 +715,22 @@ export class SqliteStore implements GraphStore {
     batchSize = 5000,
   ): AsyncIterable<GraphEdge[]> {
     return keysetPages((afterId, limit) => this.getEdges(runId, { ...filter, afterId, limit }), batchSize);
+  }
+
+  async lineage(q: LineageQuery): Promise<LineageResult> {
+    try {
+      return sqliteLineage(this.db, walkParams(q));
+    } catch (err) {
+      throw this.fail(`cannot read the ${q.direction} of nodes of run ${q.runId}`, err);
+    }
+  }
+
+  async paths(q: PathQuery): Promise<PathResult> {
+    try {
+      return sqlitePaths(this.db, pathParams(q));
+    } catch (err) {
+      throw this.fail(`cannot read the chains between nodes of run ${q.runId}`, err);
+    }
   }
 
   async getProblems(runId: number, limit?: number): Promise<Problem[]> {

@@ -3,7 +3,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { openSqliteStore, type SqliteStore } from "./sqlite-store.js";
 import { StoreError } from "./store-error.js";
-import type { Step } from "./store-types.js";
+import type { LineageQuery, PathQuery, Step } from "./store-types.js";
 
 /** What the main thread asks. `detached`: nobody waits for this one (a fire-and-forget batch). */
 export interface WorkerRequest {
@@ -39,6 +39,8 @@ const READ_OPS = new Set([
   "getChanges",
   "currentSeq",
   "listMachines",
+  "lineage",
+  "paths",
 ]);
 
 function toWire(err: unknown, poisoned: boolean): WireError {
@@ -86,6 +88,10 @@ function serve(): void {
         return s.getChanges(a[0] as number, a[1] as Parameters<SqliteStore["getChanges"]>[1]);
       case "currentSeq":
         return s.currentSeq();
+      case "lineage":
+        return s.lineage(a[0] as LineageQuery);
+      case "paths":
+        return s.paths(a[0] as PathQuery);
       case "getProblems":
         return s.getProblems(a[0] as number, a[1] as number | undefined);
       case "openMachineRun":

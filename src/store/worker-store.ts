@@ -8,12 +8,16 @@ import type {
   ChangeSet,
   EdgeFilter,
   GraphStore,
+  LineageQuery,
+  LineageResult,
   MachinePart,
   MachinePartResult,
   MachineRecord,
   MachineRunInfo,
   NewRun,
   NodeFilter,
+  PathQuery,
+  PathResult,
   Problem,
   RunPatch,
   RunRecord,
@@ -230,6 +234,14 @@ export class WorkerStore implements GraphStore {
         this.send("iterReturn", [iter]).catch(() => {});
       }
     }
+  }
+
+  async lineage(q: LineageQuery): Promise<LineageResult> {
+    return (await this.call("lineage", [q])) as LineageResult;
+  }
+
+  async paths(q: PathQuery): Promise<PathResult> {
+    return (await this.call("paths", [q])) as PathResult;
   }
 
   async getProblems(runId: number, limit?: number): Promise<Problem[]> {
