@@ -388,6 +388,87 @@ async function graph(ctx: RouteContext): Promise<void> {
   res.end();
 }
 
+/**
+ * Nodes a reference names in a run: a node id, an absolute path (every version of the file), or
+ * `pid:N` (every exec generation of the process).
+ */
+async function nodeRefs(store: GraphStore, runId: number, ref: string): Promise<number[]> {
+  let ids: number[];
+  if (/^\d{1,15}$/.test(ref)) ids = (await store.getNodes(runId, { ids: [Number(ref)] })).map((n) => n.id);
+  else if (ref.startsWith("/"))
+    ids = (await store.getNodes(runId, { paths: [ref], limit: 10_000 })).map((n) => n.id);
+  else if (/^pid:\d{1,10}$/.test(ref))
+    ids = (await store.getNodes(runId, { pids: [Number(ref.slice(4))], limit: 10_000 })).map((n) => n.id);
+  else throw new HttpError(400, `a node is a node id, an absolute path or pid:N, not ${JSON.stringify(ref)}`);
+  if (ids.length === 0) throw new HttpError(404, `no node ${ref} in run ${runId}`);
+  return ids;
+}
+
+function relationsParam(url: URL): RelationType[] | undefined {
+  return listParam(url, "relations", RELATION_TYPES);
+}
+
+/** Ancestors (what it came from), descendants (what it went on to affect) or both, found in the database. */
+async function lineage(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const start = await nodeRefs(ctx.store, run.id, decodeURIComponent(ctx.params[1] ?? ""));
+  const direction = ctx.url.searchParams.get("direction") ?? "ancestors";
+  if (!["ancestors", "descendants", "both"].includes(direction))
+    throw new HttpError(400, "direction is ancestors, descendants or both");
+  const depth = intParam(ctx.url, "depth", 0, 1000) ?? 5;
+  const limit = intParam(ctx.url, "limit", 1, 100_000) ?? 10_000;
+  const relations = relationsParam(ctx.url);
+  const ask = (d: "ancestors" | "descendants") =>
+    ctx.store.lineage({
+      runId: run.id,
+      start,
+      direction: d,
+      depth,
+      limit,
+      ...(relations ? { relations } : {}),
+    });
+  if (direction !== "both") {
+    sendJson(ctx.res, 200, { direction, depth, ...(await ask(direction as "ancestors" | "descendants")) });
+    return;
+  }
+  const [up, down] = [await ask("ancestors"), await ask("descendants")];
+  const nodes = new Map(up.nodes.map((n) => [n.id, n]));
+  for (const n of down.nodes) if (!nodes.has(n.id)) nodes.set(n.id, n);
+  const edges = new Map(up.edges.map((e) => [e.id, e]));
+  for (const e of down.edges) edges.set(e.id, e);
+  sendJson(ctx.res, 200, {
+    direction,
+    depth,
+    nodes: [...nodes.values()],
+    edges: [...edges.values()].sort((a, b) => a.id - b.id),
+    truncated: up.truncated || down.truncated,
+    ancestors: up.nodes.map((n) => n.id),
+    descendants: down.nodes.map((n) => n.id),
+  });
+}
+
+/** The chains from one node to another (from upstream to downstream), shortest first. */
+async function path(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const fromRef = textParam(ctx.url, "from");
+  const toRef = textParam(ctx.url, "to");
+  if (fromRef === undefined || toRef === undefined) throw new HttpError(400, "path needs from and to");
+  const from = await nodeRefs(ctx.store, run.id, fromRef);
+  const to = await nodeRefs(ctx.store, run.id, toRef);
+  const depth = intParam(ctx.url, "depth", 1, 1000) ?? 10;
+  const maxPaths = intParam(ctx.url, "max", 1, 1000) ?? 10;
+  const relations = relationsParam(ctx.url);
+  const r = await ctx.store.paths({
+    runId: run.id,
+    from,
+    to,
+    depth,
+    maxPaths,
+    ...(relations ? { relations } : {}),
+  });
+  sendJson(ctx.res, 200, r);
+}
+
 async function search(ctx: RouteContext): Promise<void> {
   const run = await runOf(ctx);
   const q = textParam(ctx.url, "q");
@@ -489,6 +570,8 @@ export const routes: Route[] = [
   { pattern: new RegExp(`^/api/runs/${RUN}/processes$`), handle: processes },
   { pattern: new RegExp(`^/api/runs/${RUN}/graph$`), handle: graph },
   { pattern: new RegExp(`^/api/runs/${RUN}/search$`), handle: search },
+  { pattern: new RegExp(`^/api/runs/${RUN}/lineage/([^/]+)$`), handle: lineage },
+  { pattern: new RegExp(`^/api/runs/${RUN}/path$`), handle: path },
   { pattern: new RegExp(`^/api/runs/${RUN}/changes$`), handle: changes },
   { pattern: new RegExp(`^/api/runs/${RUN}/events$`), handle: events },
   { pattern: new RegExp(`^/api/runs/${RUN}/export/([a-z0-9-]+)$`), handle: exportRun },
