@@ -119,6 +119,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > MAX_BODY_BYTES || req.headers["transfer-encoding"] !== undefined) {
+      // the body is not read: the connection cannot carry another request after it
+      res.setHeader("connection", "close");
       throw new HttpError(413, `request bodies are not read (at most ${MAX_BODY_BYTES} bytes announced)`);
     }
     let url: URL;
@@ -172,12 +174,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
   );
   server.headersTimeout = 20_000;
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable)
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    const [status, message] =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, `headers larger than ${MAX_HEADER_BYTES} bytes`]
+        : [400, "bad request"];
+    if (socket.writable) {
+      const body = JSON.stringify({ error: message, status });
       socket.end(
-        'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\r\n{"error":"bad request","status":400}',
+        `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
       );
-    else socket.destroy();
+    } else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
