@@ -118,11 +118,13 @@ export class GraphView {
   private lit: Set<number> | null = null;
   private focus: number | null = null;
   private readonly status: HTMLElement;
+  private readonly hits: HTMLElement;
 
   constructor(private readonly onSelect: (n: GraphSelection) => void) {
     this.stage = h("div.graph-stage");
     this.filters = h("div.graph-filters");
     this.status = h("div.graph-status");
+    this.hits = h("div.graph-hits");
     const search = h("input.graph-search", {
       type: "search",
       placeholder: "find a path, executable or command…",
@@ -133,7 +135,7 @@ export class GraphView {
     this.el = h(
       "div.graph-view",
       null,
-      h("div.graph-side", null, search, this.filters, this.status),
+      h("div.graph-side", null, search, this.status, this.hits, this.filters),
       this.stage,
     );
   }
@@ -274,19 +276,49 @@ export class GraphView {
       void this.sigma.getCamera().animate({ x: d.x, y: d.y, ratio: 0.15 }, { duration: 400 });
   }
 
+  /** Nodes whose label holds the text (files whose path ends with it first), listed to pick from. */
   private find(text: string): void {
     const q = text.trim().toLowerCase();
+    clear(this.hits);
     if (q === "") {
       this.highlight(null, null);
       return;
     }
-    const hits: number[] = [];
+    const hits: { id: number; label: string; rank: number }[] = [];
     this.graph.forEachNode((n, a) => {
-      if (hits.length < 2000 && a.label.toLowerCase().includes(q)) hits.push(Number(n));
+      const l = a.label.toLowerCase();
+      if (hits.length < 5000 && l.includes(q))
+        hits.push({
+          id: Number(n),
+          label: a.label,
+          rank: (a.kind === "entity" ? 0 : 2) + (l.endsWith(q) ? 0 : 1),
+        });
     });
+    hits.sort((x, y) => x.rank - y.rank || x.label.length - y.label.length);
     this.status.textContent = `${count(hits.length)} found for “${text}”`;
-    this.highlight(hits[0] ?? null, hits);
-    if (hits[0] !== undefined) this.centreOn(hits[0]);
+    this.highlight(
+      hits[0]?.id ?? null,
+      hits.map((x) => x.id),
+    );
+    if (hits[0] !== undefined) this.centreOn(hits[0].id);
+    for (const hit of hits.slice(0, 50)) {
+      const a = this.graph.getNodeAttributes(String(hit.id));
+      this.hits.append(
+        h(
+          "div.hit",
+          {
+            "data-node": hit.id,
+            title: hit.label,
+            onclick: () => {
+              this.centreOn(hit.id);
+              this.onSelect({ id: hit.id, label: hit.label, type: a.ntype });
+            },
+          },
+          h("span.swatch", { style: { background: a.color } }),
+          hit.label,
+        ),
+      );
+    }
   }
 
   private renderFilters(): void {
