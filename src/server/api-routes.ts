@@ -485,9 +485,10 @@ async function search(ctx: RouteContext): Promise<void> {
 async function changes(ctx: RouteContext): Promise<void> {
   const run = await runOf(ctx);
   const since = intParam(ctx.url, "since", 0, Number.MAX_SAFE_INTEGER) ?? 0;
-  const limit = intParam(ctx.url, "limit", 1, MAX_PAGE) ?? 5000;
+  // limit 0: nothing, only the cursor of now (to follow the changes from)
+  const limit = intParam(ctx.url, "limit", 0, MAX_PAGE) ?? 5000;
   const c = await ctx.store.getChanges(run.id, { since, limit });
-  sendJson(ctx.res, 200, { run: runJson(await runOf(ctx)), ...changesJson(c) });
+  sendJson(ctx.res, 200, { run: runJson(run), ...changesJson(c) });
 }
 
 async function events(ctx: RouteContext): Promise<void> {

@@ -5,20 +5,18 @@
  * Several writers (a trace, MQTT workers) may stamp the change sequence at once, and a transaction
  * can commit after another one that took a later stamp: a reader following cursors would then step
  * over the older stamp. So a stamp is handed out only once every transaction that could still hold an
- * older one has ended. A watermark records (last stamp taken, snapshot xmax) read in that order;
- * once a later snapshot's xmin reaches that xmax, every transaction that took one of those stamps has
- * committed or rolled back, and the stamp is safe. Writers take their transaction id before their first
- * stamp (`XID_FIRST` right after BEGIN), so no transaction holds a stamp without being in the snapshot.
- * With nothing in progress the last stamp is safe at once; while writers write, the watermark lags by
- * one look.
+ * older one has ended. Every statement that stamps (an INSERT or COPY into nodes or edges, an upsert)
+ * holds the table's RowExclusiveLock from before its first stamp until its transaction ends. A look
+ * reads the last stamp taken, then the transactions holding that lock on this schema's nodes and edges;
+ * once none of them is left, every stamp up to the one read is committed or rolled back, and safe.
+ * Transactions elsewhere in the database (other schemas, other programs) never hold anything back.
+ * With no writer in progress the last stamp is safe at once; while writers write, changes come one
+ * look later.
  */
 import type pg from "pg";
 import type { EdgeRow, NodeRow } from "./graph-rows.js";
 import { DEFAULT_CHANGE_LIMIT, likeSubstring, mergeChanges } from "./sqlite-changes.js";
 import type { ChangeQuery, ChangeSet, EdgeFilter, NodeFilter } from "./store-types.js";
-
-/** After BEGIN in every transaction that stamps the change sequence: its transaction id comes first. */
-export const XID_FIRST = "DO $xid$BEGIN PERFORM pg_current_xact_id(); END$xid$";
 
 /** WHERE clauses of the browsing filters of nodes; `add` binds a parameter and gives its placeholder. */
 export function pgNodeClauses(
@@ -45,7 +43,8 @@ export function pgEdgeClauses(
 
 interface Look {
   seq: number;
-  xmax: bigint;
+  /** the transactions (virtual ids) that held a write lock on nodes or edges just after `seq` was read */
+  writers: string[];
 }
 
 /** The highest stamp no transaction in progress can undercut (see the module comment). */
@@ -57,19 +56,20 @@ export class ChangeWatermark {
     const seqRow = await c.query<{ v: string }>(
       "SELECT (CASE WHEN is_called THEN last_value ELSE 0 END)::text AS v FROM change_seq",
     );
-    const snap = await c.query<{ xmin: string; xmax: string }>(
-      "SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax FROM pg_current_snapshot() s",
+    const held = await c.query<{ vx: string }>(
+      `SELECT DISTINCT virtualtransaction AS vx FROM pg_locks
+       WHERE locktype = 'relation' AND mode = 'RowExclusiveLock'
+         AND relation IN ('nodes'::regclass, 'edges'::regclass) AND pid <> pg_backend_pid()`,
     );
-    const seq = Number(seqRow.rows[0]?.v ?? 0);
-    const xmin = BigInt(snap.rows[0]?.xmin ?? "0");
-    const xmax = BigInt(snap.rows[0]?.xmax ?? "0");
-    this.looks.push({ seq, xmax });
+    const now = new Set(held.rows.map((r) => r.vx));
+    this.looks.push({ seq: Number(seqRow.rows[0]?.v ?? 0), writers: [...now] });
     const waiting: Look[] = [];
     for (const l of this.looks) {
-      if (l.xmax <= xmin) this.safe = Math.max(this.safe, l.seq);
+      // virtual transaction ids are not reused: one still there is the same writer, still going
+      if (l.writers.every((w) => !now.has(w))) this.safe = Math.max(this.safe, l.seq);
       else waiting.push(l);
     }
-    // bounded: a transaction open for very long keeps only the newest looks
+    // bounded: a writer holding on for very long keeps only the newest looks
     this.looks = waiting.slice(-64);
     return this.safe;
   }

@@ -1,5 +1,4 @@
 import { foldParts } from "./machine-rows.js";
-import { XID_FIRST } from "./postgres-changes.js";
 import type { MachinePart } from "./store-types.js";
 
 /**
@@ -224,7 +223,6 @@ export function keyedBatchSql(parts: readonly MachinePart[], enc: KeyedEncoders)
   const runs = folded.map((p) => p.runId);
   const sql = [
     "BEGIN",
-    XID_FIRST,
     "SET LOCAL enable_hashjoin TO off",
     "SET LOCAL enable_mergejoin TO off",
     // the estimates of these plans are high (rows × index lookups): compiling them would cost more than running them

@@ -6,7 +6,7 @@ import { parsePostgresUrl } from "./db-path.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import { type PathParams, pathParams, type WalkParams, walkParams } from "./lineage-params.js";
 import { MACHINE_RUN_SOURCE } from "./machine-rows.js";
-import { ChangeWatermark, pgChanges, pgEdgeClauses, pgNodeClauses, XID_FIRST } from "./postgres-changes.js";
+import { ChangeWatermark, pgChanges, pgEdgeClauses, pgNodeClauses } from "./postgres-changes.js";
 import { postgresLineage, postgresPaths } from "./postgres-lineage.js";
 import {
   compactCountsSql,
@@ -929,7 +929,6 @@ export class PostgresStore implements GraphStore {
     // a batch lost in a crash of the server leaves the run incomplete, never inconsistent
     const sql = [
       "BEGIN",
-      XID_FIRST,
       "SET LOCAL synchronous_commit TO off",
       `DO $check$BEGIN IF NOT EXISTS (SELECT 1 FROM runs WHERE id = ${runId}) THEN
          RAISE EXCEPTION 'no run %', ${runId}; END IF; END$check$`,
@@ -1349,7 +1348,6 @@ export class PostgresStore implements GraphStore {
     const submit = new BatchSubmit(
       [
         "BEGIN",
-        XID_FIRST,
         "SET LOCAL enable_hashjoin TO off",
         "SET LOCAL enable_mergejoin TO off",
         "SET LOCAL jit TO off",

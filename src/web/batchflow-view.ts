@@ -250,10 +250,13 @@ export class BatchflowView {
     this.labels.style.top = `${first * ROW}px`;
     this.canvas.style.top = `${top}px`;
     this.canvas.style.left = `${LABEL_W}px`;
-    this.canvas.width = Math.floor(width * dpr);
-    this.canvas.height = Math.floor(height * dpr);
-    this.canvas.style.width = `${width}px`;
-    this.canvas.style.height = `${height}px`;
+    // resizing a canvas reallocates it: only when the size changed
+    if (this.canvas.width !== Math.floor(width * dpr) || this.canvas.height !== Math.floor(height * dpr)) {
+      this.canvas.width = Math.floor(width * dpr);
+      this.canvas.height = Math.floor(height * dpr);
+      this.canvas.style.width = `${width}px`;
+      this.canvas.style.height = `${height}px`;
+    }
     clear(this.labels);
     for (let i = first; i <= last; i++) {
       const l = this.lanes[i] as Lane;
@@ -365,10 +368,12 @@ export class BatchflowView {
 
   private drawAxis(width: number, ticks: number[]): void {
     const dpr = window.devicePixelRatio || 1;
-    this.axis.width = Math.floor(width * dpr);
-    this.axis.height = Math.floor(24 * dpr);
-    this.axis.style.width = `${width}px`;
-    this.axis.style.height = "24px";
+    if (this.axis.width !== Math.floor(width * dpr)) {
+      this.axis.width = Math.floor(width * dpr);
+      this.axis.height = Math.floor(24 * dpr);
+      this.axis.style.width = `${width}px`;
+      this.axis.style.height = "24px";
+    }
     const g = this.axis.getContext("2d");
     if (g === null) return;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);

@@ -6,6 +6,7 @@
  */
 import Graph from "graphology";
 import Sigma from "sigma";
+import { EdgeLineProgram, NodePointProgram } from "sigma/rendering";
 import type { GEdge, GNode, Proc, ProcLink } from "./api.js";
 import { buildLanes } from "./batchflow-view.js";
 import { clear, h } from "./dom.js";
@@ -108,7 +109,8 @@ export interface GraphSelection {
 
 export class GraphView {
   readonly el: HTMLElement;
-  readonly graph = new Graph<NodeAttrs>({ multi: true, type: "directed" });
+  /** one edge per ordered pair of nodes (a file read and mapped by a process is one line) */
+  readonly graph = new Graph<NodeAttrs>({ multi: false, type: "directed" });
   private sigma: Sigma<NodeAttrs> | null = null;
   private readonly stage: HTMLElement;
   private readonly filters: HTMLElement;
@@ -141,7 +143,9 @@ export class GraphView {
   }
 
   load(data: GraphData): void {
+    performance.mark("graph-load");
     const pos = layoutGraph(data);
+    performance.measure("graph: layout", "graph-load");
     this.graph.clear();
     for (const [id, type, label, category] of data.nodes) {
       const p = pos.get(id) ?? { x: 0, y: 0 };
@@ -163,8 +167,11 @@ export class GraphView {
         this.graph.addDirectedEdgeWithKey(String(id), a, b, { relation: type } as never);
     }
     this.status.textContent = `${count(this.graph.order)} nodes, ${count(this.graph.size)} relations${data.truncated ? " (truncated)" : ""}`;
+    performance.measure("graph: layout + graphology", "graph-load");
     this.renderFilters();
+    performance.mark("graph-mount");
     this.mount();
+    performance.measure("graph: sigma first render", "graph-mount");
   }
 
   /** Live: nodes and relations that appeared (placed beside what they relate to). */
@@ -190,8 +197,9 @@ export class GraphView {
     for (const e of edges) {
       const a = String(e.from);
       const b = String(e.to);
-      if (this.graph.hasEdge(String(e.id)) || !this.graph.hasNode(a) || !this.graph.hasNode(b)) continue;
-      this.graph.addDirectedEdgeWithKey(String(e.id), a, b, { relation: e.type } as never);
+      if (a === b || !this.graph.hasNode(a) || !this.graph.hasNode(b) || this.graph.hasDirectedEdge(a, b))
+        continue;
+      this.graph.addDirectedEdge(a, b);
       const pa = this.graph.getNodeAttributes(a);
       const pb = this.graph.getNodeAttributes(b);
       if (pa.kind !== "activity" && this.graph.degree(a) === 1)
@@ -206,7 +214,11 @@ export class GraphView {
       return;
     }
     const big = this.graph.order > 5000;
-    this.sigma = new Sigma(this.graph, this.stage, {
+    const sigma = new Sigma<NodeAttrs>(this.graph, this.stage, {
+      // big graphs: nodes as GL points and edges as GL lines (a fraction of the vertices of discs and quads)
+      ...(big
+        ? { nodeProgramClasses: { circle: NodePointProgram }, edgeProgramClasses: { line: EdgeLineProgram } }
+        : {}),
       hideEdgesOnMove: big,
       hideLabelsOnMove: true,
       labelRenderedSizeThreshold: big ? 9 : 5,
@@ -232,11 +244,12 @@ export class GraphView {
         return { ...data, hidden: true };
       },
     });
-    this.sigma.on("clickNode", ({ node }) => {
+    sigma.on("clickNode", ({ node }) => {
       const a = this.graph.getNodeAttributes(node);
       this.onSelect({ id: Number(node), label: a.label, type: a.ntype });
     });
-    this.sigma.on("clickStage", () => this.highlight(null, null));
+    sigma.on("clickStage", () => this.highlight(null, null));
+    this.sigma = sigma;
   }
 
   /** Light these nodes (a lineage) around `focus`; null clears. */
