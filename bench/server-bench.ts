@@ -79,7 +79,8 @@ export function buildRunGraph(units: number, headers = 30): { nodes: GraphNode[]
     rel("wasInformedBy", "wait", make, gcc, t + 1905);
     const src = file(`/build/src/u${u}.c`);
     rel("used", "read", cc1, src, t + 30);
-    for (let k = 0; k < headers; k++) rel("used", "read", cc1, headerIds[(u * 13 + k * 7) % pool] as number, t + 40 + k);
+    for (let k = 0; k < headers; k++)
+      rel("used", "read", cc1, headerIds[(u * 13 + k * 7) % pool] as number, t + 40 + k);
     const asm = file(`/tmp/cc${u}.s`, 1, t + 1100);
     rel("wasGeneratedBy", "write", asm, cc1, t + 1100);
     rel("used", "read", as, asm, t + 1220);
@@ -95,11 +96,27 @@ export function buildRunGraph(units: number, headers = 30): { nodes: GraphNode[]
   return { nodes, edges };
 }
 
-async function seed(store: GraphStore, name: string, g: { nodes: GraphNode[]; edges: GraphEdge[] }): Promise<number> {
-  const id = await store.createRun({ name, source: "bench", command: ["make", "-j16"], host: "bench", cwd: "/build", start: T0 });
+async function seed(
+  store: GraphStore,
+  name: string,
+  g: { nodes: GraphNode[]; edges: GraphEdge[] },
+): Promise<number> {
+  const id = await store.createRun({
+    name,
+    source: "bench",
+    command: ["make", "-j16"],
+    host: "bench",
+    cwd: "/build",
+    start: T0,
+  });
   const step = 10_000;
   for (let i = 0; i < Math.max(g.nodes.length, g.edges.length); i += step) {
-    await store.appendBatch(id, { nodes: g.nodes.slice(i, i + step), edges: g.edges.slice(i, i + step), steps: [], problems: [] });
+    await store.appendBatch(id, {
+      nodes: g.nodes.slice(i, i + step),
+      edges: g.edges.slice(i, i + step),
+      steps: [],
+      problems: [],
+    });
   }
   const end = Math.max(...g.nodes.map((n) => n.end ?? 0));
   await store.updateRun(id, { status: "complete", end, exitCode: 0 });
@@ -107,7 +124,10 @@ async function seed(store: GraphStore, name: string, g: { nodes: GraphNode[]; ed
 }
 
 /** 1,000 new elements in the run (a live trace going on): 400 processes ending, 300 files, 300 relations. */
-function moreElements(g: { nodes: GraphNode[]; edges: GraphEdge[] }, round: number): { nodes: GraphNode[]; edges: GraphEdge[] } {
+function moreElements(
+  g: { nodes: GraphNode[]; edges: GraphEdge[] },
+  round: number,
+): { nodes: GraphNode[]; edges: GraphEdge[] } {
   const base = g.nodes.length + round * 1000;
   const ebase = g.edges.length + round * 1000;
   const nodes: GraphNode[] = [];
@@ -118,8 +138,29 @@ function moreElements(g: { nodes: GraphNode[]; edges: GraphEdge[] }, round: numb
   }
   for (let i = 0; i < 300; i++) {
     const path = `/build/gen/r${round}/f${i}.o`;
-    nodes.push({ id: base + i + 1, kind: "entity", type: "file", gid: `file://bench${path}`, version: 1, label: path, start: T0, end: null, attrs: { path } });
-    edges.push({ id: ebase + i + 1, type: "wasGeneratedBy", op: "write", from: base + i + 1, to: 1, ts: T0, tsEnd: T0, count: 1, bytes: 1, attrs: {} });
+    nodes.push({
+      id: base + i + 1,
+      kind: "entity",
+      type: "file",
+      gid: `file://bench${path}`,
+      version: 1,
+      label: path,
+      start: T0,
+      end: null,
+      attrs: { path },
+    });
+    edges.push({
+      id: ebase + i + 1,
+      type: "wasGeneratedBy",
+      op: "write",
+      from: base + i + 1,
+      to: 1,
+      ts: T0,
+      tsEnd: T0,
+      count: 1,
+      bytes: 1,
+      attrs: {},
+    });
   }
   return { nodes, edges };
 }
@@ -169,7 +210,9 @@ export async function serverBench(): Promise<string[]> {
     const cdp = await page.context().newCDPSession(page);
     await cdp.send("Performance.enable");
     const heapMb = async () => {
-      const { metrics } = (await cdp.send("Performance.getMetrics")) as { metrics: { name: string; value: number }[] };
+      const { metrics } = (await cdp.send("Performance.getMetrics")) as {
+        metrics: { name: string; value: number }[];
+      };
       return (metrics.find((m) => m.name === "JSHeapUsedSize")?.value ?? Number.NaN) / 1e6;
     };
     const open = async (hash: string, ready: string): Promise<number> => {
@@ -178,12 +221,16 @@ export async function serverBench(): Promise<string[]> {
         await page.goto("about:blank");
         const t = performance.now();
         await page.goto(`${serve.url}${hash}`);
-        await page.waitForFunction(`document.body.dataset.ready === "1" && ${ready}`, null, { timeout: 60_000, polling: 20 });
+        await page.waitForFunction(`document.body.dataset.ready === "1" && ${ready}`, null, {
+          timeout: 60_000,
+          polling: 20,
+        });
         // one more frame: what was drawn is on screen
         await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
         times.push(performance.now() - t);
       }
-      if (process.env.BENCH_VERBOSE) process.stderr.write(`bench: ${hash} ${times.map((x) => x.toFixed(0)).join(" ")} ms\n`);
+      if (process.env.BENCH_VERBOSE)
+        process.stderr.write(`bench: ${hash} ${times.map((x) => x.toFixed(0)).join(" ")} ms\n`);
       return median(times);
     };
     const empty = await open("#/", "document.querySelector('tr.run-row') !== null");
@@ -191,14 +238,21 @@ export async function serverBench(): Promise<string[]> {
     const bfHeap = await heapMb();
     // scrolling the batchflow: the page's own JavaScript per step (CPU profile), and the time until the
     // step is on screen (frame latency: the browser's raster and compositing, software GL here)
-    const jsPerStep = async (steps: number, act: () => Promise<void>): Promise<{ js: number; frame: number }> => {
+    const jsPerStep = async (
+      steps: number,
+      act: () => Promise<void>,
+    ): Promise<{ js: number; frame: number }> => {
       await cdp.send("Profiler.enable");
       await cdp.send("Profiler.start");
       const t = performance.now();
       await act();
       const frame = (performance.now() - t) / steps;
       const { profile } = (await cdp.send("Profiler.stop")) as {
-        profile: { nodes: { id: number; callFrame: { functionName: string; url: string } }[]; samples: number[]; timeDeltas: number[] };
+        profile: {
+          nodes: { id: number; callFrame: { functionName: string; url: string } }[];
+          samples: number[];
+          timeDeltas: number[];
+        };
       };
       const own = new Set(profile.nodes.filter((n) => n.callFrame.url.endsWith("/app.js")).map((n) => n.id));
       let us = 0;
@@ -216,7 +270,10 @@ export async function serverBench(): Promise<string[]> {
         }
       }),
     );
-    const graph = await open(`#/run/${runId}/graph`, "document.querySelector('.graph-stage canvas') !== null");
+    const graph = await open(
+      `#/run/${runId}/graph`,
+      "document.querySelector('.graph-stage canvas') !== null",
+    );
     const graphHeap = await heapMb();
     // interactivity: a filter toggled (every node through the reducers) and zoom steps, until drawn
     const toggle = await jsPerStep(2, () =>
@@ -249,7 +306,17 @@ export async function serverBench(): Promise<string[]> {
     const exportTimes: number[] = [];
     for (let i = 0; i < repeat; i++) {
       const t = performance.now();
-      const r = spawnSync(process.execPath, [CLI, "export", String(runId), "--db", db, "--format", "jsonl", "-o", join(dir, "out.jsonl")]);
+      const r = spawnSync(process.execPath, [
+        CLI,
+        "export",
+        String(runId),
+        "--db",
+        db,
+        "--format",
+        "jsonl",
+        "-o",
+        join(dir, "out.jsonl"),
+      ]);
       if (r.status !== 0) throw new Error(`export: ${r.stderr}`);
       exportTimes.push(performance.now() - t);
     }
@@ -258,11 +325,32 @@ export async function serverBench(): Promise<string[]> {
     const serverMb = vmHwmMb(serve.child.pid);
     const s = (ms: number) => (ms / 1000).toFixed(2);
     lines.push(
-      row(["view (50k-node run)", "opens in s (median of " + repeat + ")", "goal", "peer: `provflow export --format jsonl` of the same run, s", "ratio", "page JS heap MB"]),
+      row([
+        "view (50k-node run)",
+        `opens in s (median of ${repeat})`,
+        "goal",
+        "peer: `provflow export --format jsonl` of the same run, s",
+        "ratio",
+        "page JS heap MB",
+      ]),
       row(["---", "---", "---", "---", "---", "---"]),
       row(["runs list (floor: the page and one small request)", s(empty), "", "", "", ""]),
-      row(["batchflow (first screen of a run)", s(batchflow), "< 3", s(exportMs), `${(batchflow / exportMs).toFixed(2)}×`, bfHeap.toFixed(0)]),
-      row(["graph (WebGL, every node)", s(graph), "< 5", s(exportMs), `${(graph / exportMs).toFixed(2)}×`, graphHeap.toFixed(0)]),
+      row([
+        "batchflow (first screen of a run)",
+        s(batchflow),
+        "< 3",
+        s(exportMs),
+        `${(batchflow / exportMs).toFixed(2)}×`,
+        bfHeap.toFixed(0),
+      ]),
+      row([
+        "graph (WebGL, every node)",
+        s(graph),
+        "< 5",
+        s(exportMs),
+        `${(graph / exportMs).toFixed(2)}×`,
+        graphHeap.toFixed(0),
+      ]),
       "",
       `Interaction on the 50k-node run, the page's JavaScript per step (CPU profile) / until drawn: batchflow scroll ${scroll.js.toFixed(1)} ms / ${scroll.frame.toFixed(0)} ms; graph filter toggle ${toggle.js.toFixed(0)} ms / ${toggle.frame.toFixed(0)} ms; graph zoom step ${zoom.js.toFixed(0)} ms / ${(zoom.frame - 300).toFixed(0)} ms. Graph view phases (last opening): ${phases}. The graph's data alone (GET /api/runs/${runId}/graph, ${g.nodes.length.toLocaleString("en-US")} nodes + ${g.edges.length.toLocaleString("en-US")} relations) takes ${s(graphJson)} s. Server peak RSS ${serverMb.toFixed(0)} MB.`,
       "",
@@ -274,7 +362,13 @@ export async function serverBench(): Promise<string[]> {
 
   // the changes endpoint: 1,000 new elements since the cursor, on SQLite and PostgreSQL
   lines.push(
-    row(["store", "changes: 1k new elements, ms (median)", "goal", "peer: the whole run again (GET …/graph), ms", "ratio"]),
+    row([
+      "store",
+      "changes: 1k new elements, ms (median)",
+      "goal",
+      "peer: the whole run again (GET …/graph), ms",
+      "ratio",
+    ]),
     row(["---", "---", "---", "---", "---"]),
   );
   const changes = async (label: string, target: GraphStore, id: number, url: string) => {
@@ -283,13 +377,19 @@ export async function serverBench(): Promise<string[]> {
     try {
       const times: number[] = [];
       for (let round = 0; round < Math.max(5, repeat); round++) {
-        const { cursor } = (await (await fetch(`${server.url}api/runs/${id}/changes?limit=0`)).json()) as { cursor: string };
+        const { cursor } = (await (await fetch(`${server.url}api/runs/${id}/changes?limit=0`)).json()) as {
+          cursor: string;
+        };
         const more = moreElements(g, round);
         await target.appendBatch(id, { ...more, steps: [], problems: [] });
         const t = performance.now();
-        const body = (await (await fetch(`${server.url}api/runs/${id}/changes?since=${cursor}`)).json()) as { nodes: unknown[]; edges: unknown[] };
+        const body = (await (await fetch(`${server.url}api/runs/${id}/changes?since=${cursor}`)).json()) as {
+          nodes: unknown[];
+          edges: unknown[];
+        };
         times.push(performance.now() - t);
-        if (body.nodes.length + body.edges.length !== 1000) throw new Error(`${label}: ${body.nodes.length + body.edges.length} changes, not 1000`);
+        if (body.nodes.length + body.edges.length !== 1000)
+          throw new Error(`${label}: ${body.nodes.length + body.edges.length} changes, not 1000`);
       }
       const full = await timeFetch(`${server.url}api/runs/${id}/graph`, repeat);
       const ms = median(times);

@@ -503,6 +503,8 @@ describe.each(stores)("provflow serve: changes since a cursor (%s)", (_name, ope
       expect(none.nodes).toEqual([]);
       expect(none.cursor).toBe(next.cursor);
       expect((await get(server, `/api/runs/${id}/changes?since=-1`)).status).toBe(400);
+      expect((await get(server, "/api/runs/424242/changes")).status).toBe(404);
+      expect((await get(server, "/api/runs/ch/changes?limit=0")).json().cursor).toBe(none.cursor);
     } finally {
       await server.close();
       await store.close();

@@ -483,12 +483,16 @@ async function search(ctx: RouteContext): Promise<void> {
 }
 
 async function changes(ctx: RouteContext): Promise<void> {
-  const run = await runOf(ctx);
+  const ref = decodeURIComponent(ctx.params[0] ?? "");
   const since = intParam(ctx.url, "since", 0, Number.MAX_SAFE_INTEGER) ?? 0;
   // limit 0: nothing, only the cursor of now (to follow the changes from)
   const limit = intParam(ctx.url, "limit", 0, MAX_PAGE) ?? 5000;
-  const c = await ctx.store.getChanges(run.id, { since, limit });
-  sendJson(ctx.res, 200, { run: runJson(run), ...changesJson(c) });
+  // the hot path of a client polling by run id: one query; the run is looked up only when nothing came
+  // (it may not exist) or when named
+  const id = /^\d{1,9}$/.test(ref) ? Number(ref) : (await runOf(ctx)).id;
+  const c = await ctx.store.getChanges(id, { since, limit });
+  if (c.nodes.length + c.edges.length === 0) await runOf(ctx);
+  sendJson(ctx.res, 200, changesJson(c));
 }
 
 async function events(ctx: RouteContext): Promise<void> {

@@ -165,6 +165,11 @@ export class BatchflowView {
     return this.lanes.length;
   }
 
+  /** process nodes (one per exec generation) */
+  get generations(): number {
+    return this.procs.size;
+  }
+
   set(procs: Proc[], links: ProcLink[], runStart: number | null, runEnd: number | null): void {
     this.procs.clear();
     this.links.clear();

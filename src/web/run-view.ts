@@ -123,11 +123,12 @@ export class RunView {
         h("span", null, "◆ exec"),
         h("span.fork", null, "┗ fork"),
         h("span.wait", null, "╌ wait"),
-        h("span.muted#lane-count", null, `${count(data.processes.length)} processes`),
+        h("span.muted#lane-count", null, ""),
       ),
       this.batchflow.el,
     );
     this.batchflow.set(data.processes, data.links, this.run.start, this.run.end);
+    this.countLanes();
   }
 
   private async showProcess(lane: Lane): Promise<void> {
@@ -193,7 +194,8 @@ export class RunView {
       ),
     );
     for (const [type, list] of [...groups].sort((a, b) => b[1].length - a[1].length)) {
-      list.sort((a, b) => a.node.label.localeCompare(b.node.label));
+      // what changed data first (written, created, deleted), then read or executed, then the rest (probes last)
+      list.sort((a, b) => opRank(a.ops) - opRank(b.ops) || a.node.label.localeCompare(b.node.label));
       this.panel.append(
         h(
           "details.res-group",
@@ -225,6 +227,12 @@ export class RunView {
         ),
       );
     }
+  }
+
+  private countLanes(): void {
+    const el = document.getElementById("lane-count");
+    if (el !== null && this.batchflow !== null)
+      el.textContent = `${count(this.batchflow.laneCount)} processes, ${count(this.batchflow.generations)} generations`;
   }
 
   // ---- graph ----
@@ -365,6 +373,26 @@ export class RunView {
     this.source = null;
     this.liveBadge.hidden = true;
   }
+}
+
+const OP_RANK: Record<string, number> = {
+  write: 0,
+  create: 0,
+  truncate: 0,
+  delete: 0,
+  rename: 0,
+  send: 1,
+  read: 1,
+  recv: 1,
+  execute: 1,
+  connect: 1,
+  accept: 1,
+};
+
+function opRank(ops: Set<string>): number {
+  let r = 3;
+  for (const op of ops) r = Math.min(r, OP_RANK[op] ?? (op === "probe" ? 3 : 2));
+  return r;
 }
 
 function kv(rows: [string, string][]): HTMLElement {
