@@ -382,6 +382,9 @@ export async function serverBench(): Promise<string[]> {
         };
         const more = moreElements(g, round);
         await target.appendBatch(id, { ...more, steps: [], problems: [] });
+        // a read queued after the write: it is committed before the clock starts (PostgreSQL's
+        // appendBatch returns while the server writes)
+        await target.currentSeq();
         const t = performance.now();
         const body = (await (await fetch(`${server.url}api/runs/${id}/changes?since=${cursor}`)).json()) as {
           nodes: unknown[];

@@ -3,7 +3,7 @@
  * GraphStore contract, pages by keyset and caps what one answer may hold; exports stream.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { storeExportInput } from "../export/export-input.js";
+import { KIND_TYPES, storeExportInput } from "../export/export-input.js";
 import { writableSink } from "../export/export-sink.js";
 import { exporters, getExporter } from "../export/exporter-registry.js";
 import { FILE_CATEGORIES } from "../graph/file-category.js";
@@ -11,6 +11,7 @@ import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov
 import { diffRunSummaries, NORMALIZE_RULES, type NormalizeRule } from "../graph/run-diff.js";
 import { buildRunSummary } from "../graph/run-summary.js";
 import { isoMicros } from "../graph/time-format.js";
+import { ALL_RELATIONS } from "../store/lineage-params.js";
 import type { ChangeSet, EdgeFilter, GraphStore, NodeFilter, RunRecord } from "../store/store-types.js";
 import { HttpError } from "./http-error.js";
 import type { LiveChanges } from "./live-changes.js";
@@ -22,39 +23,9 @@ export const MAX_GRAPH_NODES = 200_000;
 /** Largest JSON answer built in memory (everything bigger streams or is paged). */
 export const MAX_JSON_BYTES = 64 * 1024 * 1024;
 
-const NODE_TYPES: readonly NodeType[] = [
-  "process",
-  "file",
-  "directory",
-  "pipe",
-  "socket",
-  "device",
-  "anon",
-  "user",
-  "machine",
-  "packet",
-  "memory",
-  "path",
-  "address",
-  "other",
-];
-const RELATION_TYPES: readonly RelationType[] = [
-  "used",
-  "wasGeneratedBy",
-  "wasInformedBy",
-  "wasDerivedFrom",
-  "wasAssociatedWith",
-  "wasAttributedTo",
-  "wasInvalidatedBy",
-  "actedOnBehalfOf",
-  "wasInfluencedBy",
-  "wasStartedBy",
-  "wasEndedBy",
-  "specializationOf",
-  "alternateOf",
-  "hadMember",
-  "mentionOf",
-];
+/** every node type (each kind's types, from the exporters' selection) */
+const NODE_TYPES: readonly NodeType[] = [...new Set(Object.values(KIND_TYPES).flat())];
+const RELATION_TYPES: readonly RelationType[] = ALL_RELATIONS;
 
 export interface RouteContext {
   req: IncomingMessage;
@@ -177,41 +148,39 @@ function nodeIdOf(text: string | undefined): number {
   return Number(text);
 }
 
-/** All nodes of a run matching a filter, page by page (keyset), at most `max`. */
-async function collectNodes(
+/** All rows a keyset page reader gives, page after page, at most `max`. */
+async function collectPages<T extends { id: number }>(
+  page: (afterId: number, limit: number) => Promise<T[]>,
+  max: number,
+): Promise<T[]> {
+  const out: T[] = [];
+  let after = 0;
+  while (out.length < max) {
+    const want = Math.min(5000, max - out.length);
+    const rows = await page(after, want);
+    out.push(...rows);
+    if (rows.length < want) break;
+    after = rows[rows.length - 1]?.id ?? after;
+  }
+  return out;
+}
+
+function collectNodes(
   store: GraphStore,
   runId: number,
   filter: NodeFilter,
   max: number,
 ): Promise<GraphNode[]> {
-  const out: GraphNode[] = [];
-  let after = 0;
-  while (out.length < max) {
-    const want = Math.min(5000, max - out.length);
-    const page = await store.getNodes(runId, { ...filter, afterId: after, limit: want });
-    out.push(...page);
-    if (page.length < want) break;
-    after = page[page.length - 1]?.id ?? after;
-  }
-  return out;
+  return collectPages((afterId, limit) => store.getNodes(runId, { ...filter, afterId, limit }), max);
 }
 
-async function collectEdges(
+function collectEdges(
   store: GraphStore,
   runId: number,
   filter: EdgeFilter,
   max: number,
 ): Promise<GraphEdge[]> {
-  const out: GraphEdge[] = [];
-  let after = 0;
-  while (out.length < max) {
-    const want = Math.min(5000, max - out.length);
-    const page = await store.getEdges(runId, { ...filter, afterId: after, limit: want });
-    out.push(...page);
-    if (page.length < want) break;
-    after = page[page.length - 1]?.id ?? after;
-  }
-  return out;
+  return collectPages((afterId, limit) => store.getEdges(runId, { ...filter, afterId, limit }), max);
 }
 
 /** Node filter of the query string; `process` (a node id) keeps the nodes it touched. */
@@ -351,16 +320,11 @@ async function graph(ctx: RouteContext): Promise<void> {
   while (count < max) {
     const page = await store.getNodes(run.id, { afterId: after, limit: Math.min(5000, max - count) });
     if (page.length === 0) break;
-    const rows = page.map((n) =>
-      JSON.stringify([
-        n.id,
-        n.type,
-        n.label,
-        (n.attrs.category as string | undefined) ?? null,
-        n.start,
-        n.end,
-      ]),
-    );
+    // built by hand: only the label and category need escaping (types are plain words, the rest numbers)
+    const rows = page.map((n) => {
+      const cat = n.attrs.category;
+      return `[${n.id},"${n.type}",${JSON.stringify(n.label)},${typeof cat === "string" ? JSON.stringify(cat) : "null"},${n.start},${n.end}]`;
+    });
     await out((first ? "" : ",") + rows.join(","));
     first = false;
     count += page.length;
@@ -376,7 +340,7 @@ async function graph(ctx: RouteContext): Promise<void> {
     if (page.length === 0) break;
     const rows = page
       .filter((e) => !truncated || (e.from <= lastId && e.to <= lastId))
-      .map((e) => JSON.stringify([e.id, e.from, e.to, e.type, e.op]));
+      .map((e) => `[${e.id},${e.from},${e.to},"${e.type}","${e.op}"]`);
     if (rows.length > 0) {
       await out((first ? "" : ",") + rows.join(","));
       first = false;

@@ -1,47 +1,14 @@
 /** The server's JSON API (docs/server-api.md), same origin; the token travels in the cookie. */
-export interface Run {
-  id: number;
-  name: string;
-  source: string;
-  command: string[];
-  host: string;
-  start: number | null;
-  end: number | null;
-  startIso: string | null;
-  duration: number | null;
-  exitCode: number | null;
-  exitSignal: string | null;
-  status: "running" | "complete" | "incomplete";
-  nodeCount: number;
-  edgeCount: number;
-  stats: Record<string, number>;
-}
+import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
+import type { RunRecord } from "../store/store-types.js";
 
-export interface GNode {
-  id: number;
-  kind: string;
-  type: string;
-  gid: string;
-  version: number;
-  label: string;
-  start: number | null;
-  end: number | null;
-  attrs: Record<string, unknown>;
-  ended?: boolean;
-  deleted?: boolean;
-}
+/** A run as the API gives it: the store's record with its times as ISO text and its duration in s. */
+export type Run = RunRecord & { startIso: string | null; endIso: string | null; duration: number | null };
 
-export interface GEdge {
-  id: number;
-  type: string;
-  op: string;
-  from: number;
-  to: number;
-  ts: number | null;
-  tsEnd: number | null;
-  count: number;
-  bytes: number;
-}
+/** A node as the API gives it, marked when an ended process or a deleted file (changes, node). */
+export type GNode = GraphNode & { ended?: boolean; deleted?: boolean };
+
+export type GEdge = GraphEdge;
 
 export interface Proc {
   id: number;

@@ -1,5 +1,13 @@
 /** Two runs side by side: what was added, removed or changed (the diff of `provflow diff`). */
-import { api, type DiffChange, type DiffSection, type Run, type RunDiff, runPath } from "./api.js";
+import {
+  api,
+  type DiffChange,
+  type DiffEntry,
+  type DiffSection,
+  type Run,
+  type RunDiff,
+  runPath,
+} from "./api.js";
 import { h } from "./dom.js";
 import { count, duration, shortTime } from "./format.js";
 import { exitBadge } from "./runs-view.js";
@@ -59,32 +67,8 @@ export async function compareView(root: HTMLElement, a: string, b: string): Prom
         h(
           "div.side-by-side",
           null,
-          h(
-            "div.col.removed",
-            null,
-            h("h4", null, `only in A (removed)`),
-            s.removed.map((e) =>
-              h(
-                "div.diff-row.removed",
-                { title: e.detail ?? "" },
-                `− ${e.key}`,
-                e.count > 1 ? h("span.muted", null, ` ×${e.count}`) : null,
-              ),
-            ),
-          ),
-          h(
-            "div.col.added",
-            null,
-            h("h4", null, `only in B (added)`),
-            s.added.map((e) =>
-              h(
-                "div.diff-row.added",
-                { title: e.detail ?? "" },
-                `+ ${e.key}`,
-                e.count > 1 ? h("span.muted", null, ` ×${e.count}`) : null,
-              ),
-            ),
-          ),
+          column("removed", "only in A (removed)", "−", s.removed),
+          column("added", "only in B (added)", "+", s.added),
         ),
         s.changed.length > 0 ? changedTable(`${name} changed`, s.changed).querySelector("table") : null,
       ),
@@ -93,6 +77,22 @@ export async function compareView(root: HTMLElement, a: string, b: string): Prom
   const durations = d.durations as DiffChange[] | undefined;
   if (durations !== undefined && durations.length > 0) sections.push(changedTable("durations", durations));
   root.append(h("div.compare-head", null, runCard(ra, "a"), runCard(rb, "b")), verdict, ...sections);
+}
+
+function column(side: "added" | "removed", title: string, mark: string, entries: DiffEntry[]): HTMLElement {
+  return h(
+    `div.col.${side}`,
+    null,
+    h("h4", null, title),
+    entries.map((e) =>
+      h(
+        `div.diff-row.${side}`,
+        { title: e.detail ?? "" },
+        `${mark} ${e.key}`,
+        e.count > 1 ? h("span.muted", null, ` ×${e.count}`) : null,
+      ),
+    ),
+  );
 }
 
 function changedTable(title: string, changes: DiffChange[]): HTMLElement {

@@ -160,11 +160,11 @@ export class GraphView {
         category,
       });
     }
-    for (const [id, from, to, type] of data.edges) {
+    for (const [, from, to] of data.edges) {
       const a = String(from);
       const b = String(to);
-      if (this.graph.hasNode(a) && this.graph.hasNode(b))
-        this.graph.addDirectedEdgeWithKey(String(id), a, b, { relation: type } as never);
+      if (a !== b && this.graph.hasNode(a) && this.graph.hasNode(b) && !this.graph.hasDirectedEdge(a, b))
+        this.graph.addDirectedEdge(a, b);
     }
     this.status.textContent = `${count(this.graph.order)} nodes, ${count(this.graph.size)} relations${data.truncated ? " (truncated)" : ""}`;
     performance.measure("graph: layout + graphology", "graph-load");
