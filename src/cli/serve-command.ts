@@ -55,9 +55,7 @@ export function serveCommand(serve: Command, deps: ServeCommandDeps): Command {
         });
         const open =
           server.token === null ? server.url : `${server.url}?token=${encodeURIComponent(server.token)}`;
-        logErr(
-          `provflow serve: ${open}${isLoopback(o.host) || o.host === "localhost" ? "" : " (token required)"}`,
-        );
+        logErr(`serving ${open}${isLoopback(o.host) || o.host === "localhost" ? "" : " (token required)"}`);
         let mqtt: ChildProcess | null = null;
         if (o.mqtt === true) {
           const args = [
@@ -76,7 +74,7 @@ export function serveCommand(serve: Command, deps: ServeCommandDeps): Command {
             stdio: ["ignore", "inherit", "inherit"],
           });
           mqtt.on("exit", (code) => {
-            if (!o.quiet) logErr(`provflow serve: the MQTT ingest stopped (exit ${code})`);
+            if (!o.quiet) logErr(`the MQTT ingest stopped (exit ${code})`);
           });
         }
         await new Promise<void>((resolve) => {

@@ -27,6 +27,8 @@ export async function launchChromium(what: string): Promise<Browser | null> {
 
 export interface ServeProcess {
   url: string;
+  /** what it printed on stderr until it listened */
+  banner: string;
   child: ChildProcess;
   stop(): Promise<void>;
 }
@@ -41,11 +43,12 @@ export function startServe(db: string, extra: string[] = []): Promise<ServeProce
     const timer = setTimeout(() => reject(new Error(`provflow serve did not start: ${err}`)), 20_000);
     child.stderr?.on("data", (c: Buffer) => {
       err += c.toString("utf8");
-      const m = /provflow serve: (http:\/\/\S+)/.exec(err);
+      const m = /serving (http:\/\/\S+)/.exec(err);
       if (m !== null) {
         clearTimeout(timer);
         resolve({
           url: (m[1] as string).replace(/\?.*$/, ""),
+          banner: err,
           child,
           stop: () =>
             new Promise<void>((done) => {
