@@ -61,6 +61,20 @@ export function processNode(
   };
 }
 
+export function userNode(id: number): GraphNode {
+  return {
+    id,
+    kind: "agent",
+    type: "user",
+    gid: "user://builder-01/1000",
+    version: 0,
+    label: "ci",
+    start: null,
+    end: null,
+    attrs: { uid: 1000 },
+  };
+}
+
 export function edge(
   id: number,
   type: GraphEdge["type"],
@@ -218,17 +232,7 @@ export function defineStoreContract(
         fileNode(4, "/b"),
         fileNode(5, "/b", 1),
         { ...fileNode(6, "pipe:[77]"), type: "pipe", gid: "pipe://builder-01/boot/77" },
-        {
-          id: 7,
-          kind: "agent",
-          type: "user",
-          gid: "user://builder-01/1000",
-          version: 0,
-          label: "ci",
-          start: null,
-          end: null,
-          attrs: { uid: 1000 },
-        },
+        userNode(7),
       ];
       const edges: GraphEdge[] = [
         edge(1, "wasInformedBy", "fork", 2, 1, 5),
@@ -488,17 +492,7 @@ export function defineStoreContract(
       // reads b (twice: read and open) and writes c (7), a copy of b; everyone maps libc (9) and is
       // associated with the user (8); cp deletes a (an invalidation, not followed by default)
       const lineageGraph = (): Batch => {
-        const user: GraphNode = {
-          id: 8,
-          kind: "agent",
-          type: "user",
-          gid: "user://builder-01/1000",
-          version: 0,
-          label: "ci",
-          start: null,
-          end: null,
-          attrs: { uid: 1000 },
-        };
+        const user = userNode(8);
         return batch({
           nodes: [
             processNode(1, 10, ["sh", "-c", "cat a > b; cp b c"], 1000, 9000),

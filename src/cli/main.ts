@@ -24,6 +24,7 @@ import {
 } from "./audit-laurel-options.js";
 import { runAuditPlugin } from "./audit-plugin.js";
 import { diffCommand } from "./diff-command.js";
+import { registerLineageCommands } from "./lineage-command.js";
 import { miningCommand } from "./mining-command.js";
 import { registerMqttCommands } from "./mqtt-command.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
@@ -441,6 +442,7 @@ export function buildProgram(): Command {
   diffCommand(program.command("diff"), { withStore, dbOption });
   miningCommand(program.command("mining"), { withStore, findRunOrLatest, dbOption });
   registerMqttCommands(program, { withStore, dbOption });
+  registerLineageCommands(program, { withStore, findRunOrLatest, dbOption });
   serveCommand(program.command("serve"), { withStore, dbOption });
 
   return program;

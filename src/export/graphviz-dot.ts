@@ -79,25 +79,25 @@ export function isLibraryNode(n: GraphNode): boolean {
   );
 }
 
-function nodeLabel(n: GraphNode): string {
+export function nodeLabel(n: GraphNode): string {
   let label = shorten(n.label || n.gid);
   if (n.type === "process" && typeof n.attrs.pid === "number") label = `${n.attrs.pid}: ${label}`;
   if (n.kind === "entity" && n.version > 0) label += ` (v${n.version})`;
   return label;
 }
 
-function nodeStatement(id: string, n: GraphNode, label: string): string {
+export function nodeStatement(id: string, n: GraphNode, label: string): string {
   const st = STYLES[n.type] ?? STYLES.other;
   const style = st.extra?.startsWith("style=") ? st.extra : `style=filled${st.extra ? `, ${st.extra}` : ""}`;
   return `  ${id} [label=${dotString(label)}, shape=${st.shape}, fillcolor=${dotString(st.fill)}, ${style}, tooltip=${dotString(n.gid)}];\n`;
 }
 
-function edgeLabel(e: GraphEdge): string {
+export function edgeLabel(e: GraphEdge): string {
   const op = e.op === "other" && typeof e.attrs.sourceType === "string" ? e.attrs.sourceType : e.op;
   return op && op !== e.type ? `${e.type} (${op})` : e.type;
 }
 
-function edgeStatement(from: string, to: string, e: GraphEdge, label: string): string {
+export function edgeStatement(from: string, to: string, e: GraphEdge, label: string): string {
   const colour = EDGE_COLOURS[e.type] ?? "#606060";
   const dashed = e.type === "wasInformedBy" || e.type === "wasDerivedFrom" ? ", style=dashed" : "";
   return `  ${from} -> ${to} [label=${dotString(label)}, color=${dotString(colour)}, fontcolor=${dotString(colour)}${dashed}];\n`;

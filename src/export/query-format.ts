@@ -33,7 +33,7 @@ export function textTable(header: string[], rows: string[][], indent = ""): stri
 }
 
 /** One line of text: control characters (newlines in a label) are escaped. */
-function oneLine(s: string, max = 0): string {
+export function oneLine(s: string, max = 0): string {
   let t = "";
   for (const c of s) {
     const code = c.charCodeAt(0);

@@ -7,6 +7,7 @@ import { KIND_TYPES, storeExportInput } from "../export/export-input.js";
 import { writableSink } from "../export/export-sink.js";
 import { exporters, getExporter } from "../export/exporter-registry.js";
 import { FILE_CATEGORIES } from "../graph/file-category.js";
+import { lineageOf, pathsBetween } from "../graph/lineage-nodes.js";
 import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
 import { diffRunSummaries, NORMALIZE_RULES, type NormalizeRule } from "../graph/run-diff.js";
 import { buildRunSummary } from "../graph/run-summary.js";
@@ -352,45 +353,35 @@ async function graph(ctx: RouteContext): Promise<void> {
   res.end();
 }
 
-/**
- * Nodes a reference names in a run: a node id, an absolute path (every version of the file), or
- * `pid:N` (every exec generation of the process).
- */
-async function nodeRefs(store: GraphStore, runId: number, ref: string): Promise<number[]> {
-  let ids: number[];
-  if (/^\d{1,15}$/.test(ref)) ids = (await store.getNodes(runId, { ids: [Number(ref)] })).map((n) => n.id);
-  else if (ref.startsWith("/"))
-    ids = (await store.getNodes(runId, { paths: [ref], limit: 10_000 })).map((n) => n.id);
-  else if (/^pid:\d{1,10}$/.test(ref))
-    ids = (await store.getNodes(runId, { pids: [Number(ref.slice(4))], limit: 10_000 })).map((n) => n.id);
-  else throw new HttpError(400, `a node is a node id, an absolute path or pid:N, not ${JSON.stringify(ref)}`);
-  if (ids.length === 0) throw new HttpError(404, `no node ${ref} in run ${runId}`);
-  return ids;
-}
-
 function relationsParam(url: URL): RelationType[] | undefined {
   return listParam(url, "relations", RELATION_TYPES);
 }
 
-/** Ancestors (what it came from), descendants (what it went on to affect) or both, found in the database. */
+/**
+ * Ancestors (what it came from), descendants (what it went on to affect) or both, found in the
+ * database. The node is named as for `provflow lineage`: an id, `pid:N`, a global id or a path
+ * (relative to the run's working directory).
+ */
 async function lineage(ctx: RouteContext): Promise<void> {
   const run = await runOf(ctx);
-  const start = await nodeRefs(ctx.store, run.id, decodeURIComponent(ctx.params[1] ?? ""));
+  const ref = decodeURIComponent(ctx.params[1] ?? "");
+  if (ref === "" || ref.length > 4096) throw new HttpError(400, "a node reference is 1 to 4096 characters");
   const direction = ctx.url.searchParams.get("direction") ?? "ancestors";
   if (!["ancestors", "descendants", "both"].includes(direction))
     throw new HttpError(400, "direction is ancestors, descendants or both");
   const depth = intParam(ctx.url, "depth", 0, 1000) ?? 5;
   const limit = intParam(ctx.url, "limit", 1, 100_000) ?? 10_000;
   const relations = relationsParam(ctx.url);
-  const ask = (d: "ancestors" | "descendants") =>
-    ctx.store.lineage({
-      runId: run.id,
-      start,
-      direction: d,
-      depth,
-      limit,
-      ...(relations ? { relations } : {}),
-    });
+  const ask = async (d: "ancestors" | "descendants") =>
+    (
+      await lineageOf(
+        ctx.store,
+        run,
+        ref,
+        { direction: d, depth, limit, ...(relations ? { relations } : {}) },
+        null,
+      )
+    ).result;
   if (direction !== "both") {
     sendJson(ctx.res, 200, { direction, depth, ...(await ask(direction as "ancestors" | "descendants")) });
     return;
@@ -411,26 +402,24 @@ async function lineage(ctx: RouteContext): Promise<void> {
   });
 }
 
-/** The chains from one node to another (from upstream to downstream), shortest first. */
+/** The chains by which one node went on to affect another, shortest first (`reversed`: only the other way). */
 async function path(ctx: RouteContext): Promise<void> {
   const run = await runOf(ctx);
-  const fromRef = textParam(ctx.url, "from");
-  const toRef = textParam(ctx.url, "to");
+  const fromRef = textParam(ctx.url, "from", 4096);
+  const toRef = textParam(ctx.url, "to", 4096);
   if (fromRef === undefined || toRef === undefined) throw new HttpError(400, "path needs from and to");
-  const from = await nodeRefs(ctx.store, run.id, fromRef);
-  const to = await nodeRefs(ctx.store, run.id, toRef);
   const depth = intParam(ctx.url, "depth", 1, 1000) ?? 10;
   const maxPaths = intParam(ctx.url, "max", 1, 1000) ?? 10;
   const relations = relationsParam(ctx.url);
-  const r = await ctx.store.paths({
-    runId: run.id,
-    from,
-    to,
-    depth,
-    maxPaths,
-    ...(relations ? { relations } : {}),
-  });
-  sendJson(ctx.res, 200, r);
+  const r = await pathsBetween(
+    ctx.store,
+    run,
+    fromRef,
+    toRef,
+    { depth, maxPaths, ...(relations ? { relations } : {}) },
+    null,
+  );
+  sendJson(ctx.res, 200, { reversed: r.reversed, ...r.result });
 }
 
 async function search(ctx: RouteContext): Promise<void> {

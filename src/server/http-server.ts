@@ -15,6 +15,7 @@ import type { AddressInfo } from "node:net";
 import { isLoopback } from "../mqtt/embedded-broker.js";
 import { StoreError } from "../store/store-error.js";
 import type { GraphStore } from "../store/store-types.js";
+import { NotFoundError } from "../util/errors.js";
 import { routes, sendJson } from "./api-routes.js";
 import { HttpError } from "./http-error.js";
 import { LiveChanges, type LiveOptions } from "./live-changes.js";
@@ -78,7 +79,7 @@ export function sendError(res: ServerResponse, err: unknown, log?: (line: string
   const status =
     err instanceof HttpError
       ? err.status
-      : err instanceof StoreError && /no such run/.test(err.message)
+      : err instanceof NotFoundError || (err instanceof StoreError && /no such run/.test(err.message))
         ? 404
         : 500;
   const message = err instanceof Error ? err.message : String(err);

@@ -56,6 +56,8 @@ export const MAX_START_NODES = 100_000;
  * truncated unless no followed relation leads out of it (it is then the whole answer).
  */
 export const VISITS_PER_NODE = 6;
+/** Rows each of the two walks bounding a path search may produce (beyond: chains may be missed, truncated). */
+export const PATH_WALK_VISITS = 20_000;
 /** Partial chains a path search may build, per chain asked for (and at least PATH_BUDGET_MIN). */
 export const PATH_BUDGET_PER_PATH = 2_000;
 export const PATH_BUDGET_MIN = 20_000;
@@ -127,7 +129,7 @@ export function pathParams(q: PathQuery): PathParams {
     to: checkIds(q.to, "to"),
     depth: checkInt(q.depth, "depth", 1, MAX_LINEAGE_DEPTH),
     maxPaths,
-    visits: DEFAULT_LINEAGE_LIMIT * VISITS_PER_NODE,
+    visits: PATH_WALK_VISITS,
     budget: Math.max(PATH_BUDGET_MIN, maxPaths * PATH_BUDGET_PER_PATH),
     relations: checkRelations(q.relations),
   };

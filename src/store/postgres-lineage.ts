@@ -124,7 +124,10 @@ export function postgresLineage(c: pg.Client, p: WalkParams): Promise<LineageRes
   });
 }
 
-/** Chains from `from` to `to`, as sqlitePaths: two bounding walks, then the chains through their common nodes. */
+/**
+ * Chains from `from` to `to`, as sqlitePaths: two bounding walks, then the chains through their
+ * common nodes (a materialized CTE, which PostgreSQL joins by hash).
+ */
 export function postgresPaths(c: pg.Client, p: PathParams): Promise<PathResult> {
   return readOnly(c, async (): Promise<PathResult> => {
     const res = await c.query<{ nodes: string | null; len: number }>(
@@ -145,16 +148,20 @@ export function postgresPaths(c: pg.Client, p: PathParams): Promise<PathResult> 
        chain_c AS (SELECT node, len, nodes FROM chain LIMIT $7)
        SELECT * FROM (SELECT array_to_string(nodes, ',') AS nodes, len FROM chain_c
          WHERE node = ANY($3::bigint[]) ORDER BY len, array_to_string(nodes, ',') LIMIT $8) a
-       UNION ALL SELECT NULL, count(*) FROM chain_c`,
+       UNION ALL SELECT NULL, count(*) FROM chain_c
+       UNION ALL SELECT '#walk', count(*) FROM fwd_c UNION ALL SELECT '#walk', count(*) FROM bwd_c`,
       [p.runId, p.from, p.to, p.depth, p.relations, p.visits, p.budget, p.maxPaths + 1],
     );
     let built = 0;
+    let walksCut = false;
     const chains: number[][] = [];
     for (const r of res.rows) {
       if (r.nodes === null) built = Number(r.len);
+      else if (r.nodes === "#walk") walksCut ||= Number(r.len) >= p.visits;
       else chains.push(r.nodes.split(",").map(Number));
     }
-    const truncated = chains.length > p.maxPaths || built >= p.budget;
+    // a walk that ran out of rows may have missed nodes of some chains
+    const truncated = chains.length > p.maxPaths || built >= p.budget || walksCut;
     const kept = chains.slice(0, p.maxPaths);
     const ids = [...new Set(kept.flat())];
     const edges = await readEdges(c, p.runId, false, ids, ids, p.relations);

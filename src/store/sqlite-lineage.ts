@@ -1,6 +1,8 @@
 /**
  * Lineage and chains in SQLite: recursive queries over the edges table (indexes edges_src and
- * edges_dst hold type and the other end, so a step reads only the index). A walk is a `WITH
+ * edges_dst hold type and the other end, so a step reads only the index). The walk is told which
+ * index to use and to loop over the walk outside: with bound parameters and no statistics the
+ * planner may otherwise scan the whole run's relations once per step. A walk is a `WITH
  * RECURSIVE` over (node, depth) pairs: UNION drops a pair seen before, and the depth bound ends
  * every cycle; its LIMIT stops the walk once it produced its budget of rows. SQLite's queue is
  * first in, first out, so the walk goes level by level and a cut leaves the nearest levels whole.
@@ -33,7 +35,8 @@ function walkCte(name: string, ancestors: boolean, start: string, visits: string
   return `${name}(id, depth) AS (
     SELECT value, 0 FROM json_each(${start})
     UNION
-    SELECT e.${far}, w.depth + 1 FROM ${name} w JOIN edges e ON e.run_id = :run AND e.${near} = w.id
+    SELECT e.${far}, w.depth + 1 FROM ${name} w CROSS JOIN edges e INDEXED BY edges_${near}
+      ON e.run_id = :run AND e.${near} = w.id
     WHERE w.depth < :depth AND e.type IN (SELECT value FROM json_each(:rel))
     LIMIT ${visits})`;
 }
@@ -63,7 +66,11 @@ function readNodes(db: Db, runId: number, ids: number[]): GraphNode[] {
   return rows.map(nodeFromRow);
 }
 
-/** Relations of followed types from the `near` ids to the `far` ids (src → dst for ancestors). */
+/**
+ * Relations of followed types from the `near` ids to the `far` ids (src → dst for ancestors). The
+ * unary `+` keeps SQLite from using the `far` list as an index constraint too: it would seek every
+ * (type, far id) pair for each near node, thousands of times too many on a big answer.
+ */
 function readEdges(
   db: Db,
   runId: number,
@@ -76,8 +83,8 @@ function readEdges(
   const [a, b] = ancestors ? ["src", "dst"] : ["dst", "src"];
   const rows = prepared(
     db,
-    `SELECT ${EDGE_COLUMNS} FROM json_each(?) i CROSS JOIN edges e ON e.run_id = ? AND e.${a} = i.value
-     WHERE e.${b} IN (SELECT value FROM json_each(?)) AND e.type IN (SELECT value FROM json_each(?))
+    `SELECT ${EDGE_COLUMNS} FROM json_each(?) i CROSS JOIN edges e INDEXED BY edges_${a} ON e.run_id = ? AND e.${a} = i.value
+     WHERE +e.${b} IN (SELECT value FROM json_each(?)) AND e.type IN (SELECT value FROM json_each(?))
      ORDER BY e.id`,
   ).all(JSON.stringify(near), runId, JSON.stringify(far), JSON.stringify(rel)) as EdgeRow[];
   return rows.map(edgeFromRow);
@@ -89,7 +96,7 @@ function escapes(db: Db, p: WalkParams, inner: number[], all: number[]): boolean
   const [a, b] = p.ancestors ? ["src", "dst"] : ["dst", "src"];
   const hit = prepared(
     db,
-    `SELECT 1 FROM json_each(?) i CROSS JOIN edges e ON e.run_id = ? AND e.${a} = i.value
+    `SELECT 1 FROM json_each(?) i CROSS JOIN edges e INDEXED BY edges_${a} ON e.run_id = ? AND e.${a} = i.value
      WHERE e.type IN (SELECT value FROM json_each(?)) AND e.${b} NOT IN (SELECT value FROM json_each(?)) LIMIT 1`,
   ).get(JSON.stringify(inner), p.runId, JSON.stringify(p.relations), JSON.stringify(all));
   return hit !== undefined;
@@ -136,49 +143,66 @@ export function sqliteLineage(db: Db, p: WalkParams): LineageResult {
 
 /**
  * Chains from `from` to `to`: a descendants walk from `from` and an ancestors walk from `to` (each
- * depth-bounded) give the nodes that can lie on a chain and how far each is from `to`; the chains
- * are then built hop by hop through those nodes only, never through a node twice, shortest first.
- * A chain stops at the first `to` node it reaches.
+ * depth-bounded) give the nodes that can lie on a chain and how far each is from `to`; they go to a
+ * temporary table (keyed by node, so each hop looks them up by index), and the chains are then built
+ * hop by hop through those nodes only, never through a node twice, shortest first. A chain stops at
+ * the first `to` node it reaches. When a walk ran out of rows, chains may be missing: truncated.
  */
 export function sqlitePaths(db: Db, p: PathParams): PathResult {
-  const sql = `WITH RECURSIVE
+  db.exec("CREATE TEMP TABLE IF NOT EXISTS lineage_core (id INTEGER PRIMARY KEY, togo INTEGER NOT NULL)");
+  // the walks' row counts ride along as rows -1 and -2
+  const coreSql = `INSERT INTO temp.lineage_core (id, togo) WITH RECURSIVE
     ${walkCte("fwd", false, ":from", ":visits")},
-    ${walkCte("bwd", true, ":to", ":visits")},
-    core(id, togo) AS MATERIALIZED (
-      SELECT f.id, b.d FROM (SELECT id, min(depth) AS d FROM fwd GROUP BY id) f
+    ${walkCte("bwd", true, ":to", ":visits")}
+    SELECT f.id, b.d FROM (SELECT id, min(depth) AS d FROM fwd GROUP BY id) f
       JOIN (SELECT id, min(depth) AS d FROM bwd GROUP BY id) b ON b.id = f.id
-      WHERE f.d + b.d <= :depth),
+      WHERE f.d + b.d <= :depth
+    UNION ALL SELECT -1, count(*) FROM fwd UNION ALL SELECT -2, count(*) FROM bwd`;
+  const chainSql = `WITH RECURSIVE
     targets(id) AS MATERIALIZED (SELECT value FROM json_each(:to)),
     chain(node, len, nodes) AS (
-      SELECT c.id, 0, ',' || c.id || ',' FROM core c WHERE c.id IN (SELECT value FROM json_each(:from))
+      SELECT c.id, 0, ',' || c.id || ',' FROM temp.lineage_core c WHERE c.id IN (SELECT value FROM json_each(:from))
       UNION
       SELECT e.src, ch.len + 1, ch.nodes || e.src || ','
-      FROM chain ch JOIN edges e ON e.run_id = :run AND e.dst = ch.node JOIN core c ON c.id = e.src
+      FROM chain ch CROSS JOIN edges e INDEXED BY edges_dst ON e.run_id = :run AND e.dst = ch.node
+        CROSS JOIN temp.lineage_core c ON c.id = e.src
       WHERE ch.node NOT IN targets AND ch.len + 1 + c.togo <= :depth
         AND e.type IN (SELECT value FROM json_each(:rel)) AND instr(ch.nodes, ',' || e.src || ',') = 0
       LIMIT :budget)
     SELECT * FROM (SELECT nodes, len FROM chain WHERE node IN targets ORDER BY len, nodes LIMIT :take)
     UNION ALL SELECT NULL, count(*) FROM chain`;
   return db.transaction((): PathResult => {
-    const rows = prepared(db, sql).all({
+    const core = prepared(db, "DELETE FROM temp.lineage_core");
+    core.run();
+    prepared(db, coreSql).run({
       run: p.runId,
       from: JSON.stringify(p.from),
       to: JSON.stringify(p.to),
       depth: p.depth,
       rel: JSON.stringify(p.relations),
       visits: p.visits,
+    });
+    const counts = prepared(db, "SELECT togo FROM temp.lineage_core WHERE id < 0").pluck().all() as number[];
+    prepared(db, "DELETE FROM temp.lineage_core WHERE id < 0").run();
+    const walksCut = counts.some((n) => n >= p.visits);
+    const rows = prepared(db, chainSql).all({
+      run: p.runId,
+      from: JSON.stringify(p.from),
+      to: JSON.stringify(p.to),
+      depth: p.depth,
+      rel: JSON.stringify(p.relations),
       budget: p.budget,
       take: p.maxPaths + 1,
     }) as { nodes: string | null; len: number }[];
+    core.run();
     let built = 0;
     const chains: number[][] = [];
     for (const r of rows) {
       if (r.nodes === null) built = r.len;
       else chains.push(r.nodes.split(",").filter(Boolean).map(Number));
     }
-    const truncated = chains.length > p.maxPaths || built >= p.budget;
-    const kept = chains.slice(0, p.maxPaths);
-    return finishPaths(db, p, kept, truncated);
+    const truncated = chains.length > p.maxPaths || built >= p.budget || walksCut;
+    return finishPaths(db, p, chains.slice(0, p.maxPaths), truncated);
   })();
 }
 
