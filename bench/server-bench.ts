@@ -371,7 +371,7 @@ export async function serverBench(): Promise<string[]> {
     ]),
     row(["---", "---", "---", "---", "---"]),
   );
-  const changes = async (label: string, target: GraphStore, id: number, url: string) => {
+  const changes = async (label: string, target: GraphStore, id: number) => {
     const { startServer } = await import("../src/server/http-server.js");
     const server = await startServer({ store: target, port: 0 });
     try {
@@ -400,16 +400,15 @@ export async function serverBench(): Promise<string[]> {
     } finally {
       await server.close();
     }
-    void url;
   };
-  await changes("SQLite", store, runId, db);
+  await changes("SQLite", store, runId);
   await store.close();
   const schema = `pf_bench_server_${process.pid}`;
   const pgUrl = `${PG_URL}${PG_URL.includes("?") ? "&" : "?"}schema=${schema}`;
   const pgStore = openPostgresStore(pgUrl);
   try {
     const pgRun = await seed(pgStore, "big-build", g);
-    await changes("PostgreSQL", pgStore, pgRun, pgUrl);
+    await changes("PostgreSQL", pgStore, pgRun);
   } catch (err) {
     lines.push(row(["PostgreSQL", `not measured: ${(err as Error).message}`, "", "", ""]));
   } finally {
