@@ -1,18 +1,9 @@
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type ServeProcess, startServe } from "../helpers/browser.js";
 import { CORPUS, runCli, tempDir } from "../helpers/cli.js";
-import { expectedCounts } from "../helpers/mqtt.js";
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { expectedCounts, freePort } from "../helpers/mqtt.js";
 
 describe("provflow serve (the CLI)", () => {
   const dir = tempDir("provflow-serve-");
@@ -46,26 +37,12 @@ describe("provflow serve (the CLI)", () => {
     running.push(s);
     const log = join(CORPUS, "camflow/frap-dataset/mariadb-root-exploit-0.log");
     // the broker starts with the child process: publish once it listens
-    let published = runCli([
-      "publish",
-      log,
-      "--machine",
-      "m7",
-      "--broker",
-      `mqtt://127.0.0.1:${mqttPort}`,
-      "-q",
-    ]);
+    const publish = () =>
+      runCli(["publish", log, "--machine", "m7", "--broker", `mqtt://127.0.0.1:${mqttPort}`, "-q"]);
+    let published = publish();
     for (let i = 0; i < 20 && published.status !== 0; i++) {
       await new Promise((r) => setTimeout(r, 250));
-      published = runCli([
-        "publish",
-        log,
-        "--machine",
-        "m7",
-        "--broker",
-        `mqtt://127.0.0.1:${mqttPort}`,
-        "-q",
-      ]);
+      published = publish();
     }
     expect(published.status, published.stderr).toBe(0);
     // every node the log's documents describe, counted from the raw JSON
