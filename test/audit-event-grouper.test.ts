@@ -7,8 +7,9 @@ import {
   type AuditGrouperOptions,
   type AuditGroupItem,
 } from "../src/sources/audit/audit-event-grouper.js";
+import { CORPUS as SHARED_CORPUS } from "./helpers/cli.js";
 
-const CORPUS = "/work/shared/corpus/audit";
+const CORPUS = join(SHARED_CORPUS, "audit");
 
 function lines(rel: string): string[] {
   const all = readFileSync(join(CORPUS, rel), "latin1").split("\n");

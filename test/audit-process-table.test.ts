@@ -6,8 +6,9 @@ import { AuditProcessTable } from "../src/sources/audit/audit-process-table.js";
 import { syscallName } from "../src/sources/audit/audit-syscall-names.js";
 import { LaurelEnricher } from "../src/sources/audit/laurel-enrich.js";
 import { LaurelEventOrderer } from "../src/sources/audit/laurel-order.js";
+import { CORPUS as SHARED_CORPUS } from "./helpers/cli.js";
 
-const CORPUS = "/work/shared/corpus/audit";
+const CORPUS = join(SHARED_CORPUS, "audit");
 
 function walk(dir: string): string[] {
   const out: string[] = [];

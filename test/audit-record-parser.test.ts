@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   type AuditRecord,
@@ -15,8 +16,9 @@ import {
   syscallName,
   X86_64_ROWS,
 } from "../src/sources/audit/audit-syscall-names.js";
+import { CORPUS as SHARED_CORPUS } from "./helpers/cli.js";
 
-const CORPUS = "/work/shared/corpus/audit";
+const CORPUS = join(SHARED_CORPUS, "audit");
 
 function lines(rel: string): string[] {
   const all = readFileSync(`${CORPUS}/${rel}`, "latin1").split("\n");

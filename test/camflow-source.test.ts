@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { deflateSync, inflateSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
+import { attrsJsonKept, takeAttrsJson } from "../src/events/attrs-text.js";
 import type { ProvEvent } from "../src/events/event-types.js";
 import { GraphBuilder, type GraphBuilderOptions } from "../src/graph/graph-builder.js";
 import type { GraphEdge, GraphNode } from "../src/graph/prov-types.js";
@@ -222,6 +223,14 @@ describe("CamFlow W3C PROV-JSON logs", () => {
         );
         expect(p.line).toBeGreaterThanOrEqual(1);
       }
+      // the JSON text the stores write (the record's text as read, plus provflow's additions, when
+      // kept) parses back to the attributes, each of which Python's json read as above
+      let kept = 0;
+      for (const x of [...g.nodes, ...g.edges]) {
+        if (attrsJsonKept(x.attrs)) kept++;
+        expect(JSON.parse(takeAttrsJson(x.attrs)), `${name} ${String(x.attrs.sourceId)}`).toEqual(x.attrs);
+      }
+      expect(kept).toBeGreaterThan((g.nodes.length + g.edges.length) / 2);
     });
   }
 

@@ -13,9 +13,10 @@ import {
   parseLabelExe,
 } from "../src/sources/audit/laurel-enrich.js";
 import { LaurelEventOrderer } from "../src/sources/audit/laurel-order.js";
+import { CORPUS as SHARED_CORPUS } from "./helpers/cli.js";
 
-const CORPUS = "/work/shared/corpus/audit";
-const REF_B = "/work/shared/corpus/audit-laurel-out/enriched-noproc";
+const CORPUS = join(SHARED_CORPUS, "audit");
+const REF_B = join(SHARED_CORPUS, "audit-laurel-out/enriched-noproc");
 const FIX = join(import.meta.dirname, "fixtures/laurel-enrich");
 
 type Obj = Record<string, unknown>;

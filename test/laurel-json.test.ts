@@ -4,9 +4,10 @@ import { describe, expect, it } from "vitest";
 import type { AuditEvent } from "../src/sources/audit/audit-event-grouper.js";
 import { laurelEventJson } from "../src/sources/audit/laurel-json.js";
 import { LaurelEventOrderer } from "../src/sources/audit/laurel-order.js";
+import { CORPUS as SHARED_CORPUS } from "./helpers/cli.js";
 
-const CORPUS = "/work/shared/corpus/audit";
-const REF = "/work/shared/corpus/audit-laurel-out/deterministic";
+const CORPUS = join(SHARED_CORPUS, "audit");
+const REF = join(SHARED_CORPUS, "audit-laurel-out/deterministic");
 
 function walk(dir: string): string[] {
   const out: string[] = [];

@@ -395,3 +395,18 @@ for s in sys.argv[1:]:
     expect(dates.map((d) => parseDateMicros(d))).toEqual(py.stdout.trim().split("\n").map(Number));
   });
 });
+
+describe("JSON line batches", () => {
+  it("ASCII pieces read as Latin-1 and the others through the UTF-8 decoder give the text Node decodes whole", async () => {
+    // characters of 2, 3 and 4 bytes cut at every chunk boundary, between pieces of plain ASCII
+    const text = `${'{"a":"plain"}\n'.repeat(40)}{"é":"日本","x":"𝄞"}\n${"{}\n".repeat(30)}ü\n{"end":1}`;
+    const bytes = Buffer.from(text);
+    for (const size of [1, 2, 3, 5, 7, 64, 1000]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+      const lines: string[] = [];
+      for await (const batch of readJsonLineBatches(Readable.from(chunks))) lines.push(...batch.lines);
+      expect(lines, `chunks of ${size} bytes`).toEqual(bytes.toString("utf8").split("\n"));
+    }
+  });
+});

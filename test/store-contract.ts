@@ -399,6 +399,20 @@ export function defineStoreContract(
       expect(await collectSteps(store, await store.createRun(newRun("empty")))).toEqual([]);
     });
 
+    it("keeps the database queries of steps, in the order and chunk they were written", async () => {
+      const id = await store.createRun(newRun("q"));
+      const steps: Step[] = [];
+      for (let i = 1; i <= 5000; i++) steps.push(step(i, 1_700_000_000_000_000 + i));
+      (steps[0] as Step).queries = ["postgresql: select 1", "postgresql: select 'é\"'"];
+      (steps[4500] as Step).queries = ["redis: SET k v"];
+      await store.appendBatch(id, batch({ steps }));
+      const flat = (await collectSteps(store, id)).flat();
+      expect(flat[0]?.queries).toEqual(["postgresql: select 1", "postgresql: select 'é\"'"]);
+      expect(flat[4500]?.queries).toEqual(["redis: SET k v"]);
+      expect(flat[1]?.queries).toBeUndefined();
+      expect(flat.filter((s) => s.queries !== undefined)).toHaveLength(2);
+    });
+
     it("stores problems with file and line", async () => {
       const id = await store.createRun(newRun("p"));
       await store.appendBatch(

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { constants as osConstants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { RunContext } from "../events/event-types.js";
+import { redactArgv } from "../export/redact.js";
 import { type PipelineResult, runPipeline } from "../ingest/ingest-pipeline.js";
 import { followFileLines } from "../sources/line-batches.js";
 import { findFormat } from "../sources/source-registry.js";
@@ -28,6 +29,10 @@ export interface TraceOptions {
   /** keep the tracer's log here (else a temporary file, removed afterwards) */
   log?: string;
   env?: boolean;
+  /** record environments as they are (default: their secrets are redacted as they are recorded) */
+  keepSecrets?: boolean;
+  /** also redact secrets in command lines as they are recorded */
+  redactArgv?: boolean;
   onProblem?: (p: Problem) => void;
 }
 
@@ -79,8 +84,8 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
     name:
       opts.name ?? command.map((a) => (a.includes("/") ? a.slice(a.lastIndexOf("/") + 1) : a))[0] ?? "trace",
     source: opts.tracer,
-    command,
-    tracerCommand: plan.argv,
+    command: opts.redactArgv ? redactArgv(command) : command,
+    tracerCommand: opts.redactArgv ? redactArgv(plan.argv) : plan.argv,
     host: opts.host.host,
     machineId: opts.host.machineId,
     bootId: opts.host.bootId,
@@ -130,6 +135,7 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
         user: opts.host.uid !== null ? { uid: opts.host.uid, name: opts.host.user ?? undefined } : undefined,
         onProblem: opts.onProblem,
         flushMs: LIVE_FLUSH_MS,
+        redact: { env: !opts.keepSecrets, argv: opts.redactArgv === true },
       },
     );
   } finally {

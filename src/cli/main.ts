@@ -23,6 +23,7 @@ import {
   openLaurelSink,
 } from "./audit-laurel-options.js";
 import { runAuditPlugin } from "./audit-plugin.js";
+import { detectCommand } from "./detect-command.js";
 import { diffCommand } from "./diff-command.js";
 import { registerLineageCommands } from "./lineage-command.js";
 import { miningCommand } from "./mining-command.js";
@@ -31,6 +32,7 @@ import { installEpipeHandler, logErr, writeOut } from "./output.js";
 import { queryCommand } from "./query-command.js";
 import { formatRunsTable } from "./runs-table.js";
 import { serveCommand } from "./serve-command.js";
+import { watchCommand } from "./watch-command.js";
 
 const VERSION = "0.1.0";
 
@@ -102,7 +104,9 @@ export function buildProgram(): Command {
     .option("-o, --output <log>", "keep the tracer's log in this file")
     .addOption(new Option("--tracer <tracer>", "tracer").choices(["strace", "ltrace"]).default("strace"))
     .option("-p, --pid <pid>", "attach to a running process and its descendants until they end or Ctrl-C")
-    .option("--env", "record each exec's environment (may hold secrets)")
+    .option("--env", "record each exec's environment, its secrets redacted (see --keep-secrets)")
+    .option("--keep-secrets", "record environments as they are, secrets included")
+    .option("--redact", "also redact secrets in command lines (passwords, tokens, keys) as they are recorded")
     .option("-q, --quiet", "print nothing after the run")
     .option("--json", "print the run record as JSON on stderr after the run")
     .argument("[command...]", "the command to run, after --")
@@ -128,6 +132,8 @@ export function buildProgram(): Command {
             name: o.name,
             log: o.output,
             env: Boolean(o.env),
+            keepSecrets: Boolean(o.keepSecrets),
+            redactArgv: Boolean(o.redact),
             onProblem: reporter.onProblem,
           });
           reporter.close(outcome.runId);
@@ -440,10 +446,12 @@ export function buildProgram(): Command {
 
   queryCommand(program.command("query"), { withStore, findRunOrLatest, dbOption });
   diffCommand(program.command("diff"), { withStore, dbOption });
+  detectCommand(program.command("detect"), { withStore, dbOption });
   miningCommand(program.command("mining"), { withStore, findRunOrLatest, dbOption });
   registerMqttCommands(program, { withStore, dbOption });
   registerLineageCommands(program, { withStore, findRunOrLatest, dbOption });
   serveCommand(program.command("serve"), { withStore, dbOption });
+  watchCommand(program.command("watch"));
 
   return program;
 }

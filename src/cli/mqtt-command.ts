@@ -6,7 +6,8 @@ import { isLoopback, parseListen } from "../mqtt/embedded-broker.js";
 import { MqttError } from "../mqtt/mqtt-error.js";
 import { DEFAULT_TOPIC_PREFIX, normalizePrefix, provenanceTopic } from "../mqtt/mqtt-topics.js";
 import type { GraphStore, MachineRecord } from "../store/store-types.js";
-import { InputError, UsageError } from "../util/errors.js";
+import { ExitCode, InputError, UsageError } from "../util/errors.js";
+import { streamDetection } from "./detect-command.js";
 import { logErr, writeOut } from "./output.js";
 
 /**
@@ -133,7 +134,18 @@ export function registerMqttCommands(program: Command, deps: MqttCommandDeps): v
     )
     .option("--max-batch <n>", "messages per transaction at most", "1000")
     .option("-q, --quiet", "no progress lines")
+    .option(
+      "--detect <model>",
+      "flag what departs from a detection model as the stream arrives (exit 1 if anything was)",
+    )
+    .option(
+      "--detect-learn <relations>",
+      "with --detect: learn each machine's first N relations as normal first",
+      "0",
+    )
+    .option("--json", "with --detect: findings as JSON lines")
     .action(async (o) => {
+      const detector = o.detect !== undefined ? await streamDetection(o) : null;
       const prefix = (() => {
         try {
           return normalizePrefix(o.topic);
@@ -218,6 +230,7 @@ export function registerMqttCommands(program: Command, deps: MqttCommandDeps): v
               if (!o.quiet) logErr(line);
             },
             onProblem: reportProblems(),
+            ...(detector ? { onParts: (parts) => detector.push(parts) } : {}),
           });
           try {
             await sub.start();
@@ -258,6 +271,14 @@ export function registerMqttCommands(program: Command, deps: MqttCommandDeps): v
             await broker?.close();
           }
           if (why !== null && typeof why !== "string") throw why;
+          if (detector) {
+            const d = detector.stats;
+            if (!o.quiet)
+              logErr(
+                `detection: ${d.relations} relations checked, ${d.findings} findings, ${d.learnt} behaviours learnt`,
+              );
+            if (d.findings > 0) process.exitCode = ExitCode.different;
+          }
           const s = sub.stats;
           if (!o.quiet) {
             logErr(

@@ -46,6 +46,8 @@ export type ResourceRef =
     }
   | { type: "device"; path: string; major?: number; minor?: number; kind?: "char" | "block" }
   | { type: "anon"; name: string }
+  /** a Windows registry key or value (`HKLM\Software\…`), as the source wrote it */
+  | { type: "registry"; key: string }
   | { type: "unknown"; name: string };
 
 export type SocketFamily = "inet" | "inet6" | "unix" | "netlink" | "other";
@@ -54,7 +56,9 @@ export interface ProcessStartEvent extends EventBase {
   kind: "process.start";
   ppid: number | null;
   /** how it began: fork-like call in the parent, attach (-p), or the first process seen */
-  via: "fork" | "vfork" | "clone" | "clone3" | "attach" | "root" | "unknown";
+  via: "fork" | "vfork" | "clone" | "clone3" | "attach" | "root" | "unknown" | "create";
+  /** what the source knows of the process beyond the event (Windows: ProcessGuid, user, integrity) */
+  attrs?: Record<string, unknown>;
 }
 
 export interface ThreadStartEvent extends EventBase {
@@ -73,6 +77,8 @@ export interface ExecEvent extends EventBase {
   cwd?: string;
   ok: boolean;
   errno?: string;
+  /** what the source knows of the program beyond argv (Windows: ProcessGuid, user, integrity) */
+  attrs?: Record<string, unknown>;
 }
 
 export interface ExitEvent extends EventBase {
@@ -171,6 +177,8 @@ export interface SocketEvent extends EventBase {
   fd?: number;
   ok: boolean;
   errno?: string;
+  /** database queries recognised in the bytes sent (strace -s buffers): `protocol: text` */
+  queries?: string[];
 }
 
 /** One system or library call as the tracer showed it; the calls log folds these into steps. */
@@ -185,6 +193,8 @@ export interface CallEvent extends EventBase {
   errno?: string;
   /** duration in microseconds (strace -T) */
   dur?: number;
+  /** database queries its buffer carried (socket writes): `protocol: text` */
+  queries?: string[];
 }
 
 /** PROV class of a node described by a PROV source: the PROV-JSON section it was found in. */

@@ -16,6 +16,7 @@ export function stepText(s: Step): string {
   if (s.bytes > 0) line += `  ${s.bytes} B`;
   if (s.errors > 0) line += `  ${s.errors} error${s.errors > 1 ? "s" : ""}${s.ret ? ` (${s.ret})` : ""}`;
   if (s.dur > 0) line += `  ${(s.dur / 1e6).toFixed(3)} s`;
+  for (const q of s.queries ?? []) line += `\n${" ".repeat(38)}query ${q}`;
   return line;
 }
 
@@ -48,6 +49,7 @@ function stepJson(s: Step): string {
     errors: s.errors,
     dur: s.dur,
     ret: s.ret,
+    ...(s.queries !== undefined ? { queries: s.queries } : {}),
   });
 }
 

@@ -38,6 +38,7 @@ function diffText(d: RunDiff): string {
   out += sectionText("files", d.files);
   out += sectionText("directories", d.directories);
   out += sectionText("sockets", d.sockets);
+  out += sectionText("registry", d.registry);
   if (d.durations.length > 0) out += `durations:\n${d.durations.map(changeLine).join("")}`;
   out += d.same ? "same\n" : `${d.differences} difference${d.differences === 1 ? "" : "s"}\n`;
   return out;

@@ -19,7 +19,7 @@ import type { Exporter, ExportInput, ExportSink } from "./exporter-types.js";
  * `f`/`g`/`h` are not produced (threads are folded into processes, descriptors are not nodes).
  */
 
-/** StreamSpot: process a, file c, MAP_ANONYMOUS d, NA e. Ours: U–Z. */
+/** StreamSpot: process a, file c, MAP_ANONYMOUS d, NA e. Ours: T–Z. */
 export const NODE_LETTERS: Record<NodeType, string> = {
   process: "a",
   file: "c",
@@ -33,6 +33,7 @@ export const NODE_LETTERS: Record<NodeType, string> = {
   socket: "W",
   address: "W",
   device: "X",
+  registry: "T",
   user: "Y",
   machine: "Z",
 };

@@ -16,6 +16,7 @@ export const KIND_TYPES: Record<NodeKind, NodeType[]> = {
     "socket",
     "device",
     "anon",
+    "registry",
     "packet",
     "memory",
     "path",

@@ -29,6 +29,7 @@ const STYLES: Record<NodeType, Style> = {
   pipe: { shape: "cds", fill: "#ffe0a0" },
   socket: { shape: "hexagon", fill: "#c8f0c8" },
   device: { shape: "component", fill: "#e8e8e8" },
+  registry: { shape: "tab", fill: "#ffd8d8" },
   anon: { shape: "ellipse", fill: "#f0f0f0", extra: 'style="filled,dashed"' },
   packet: { shape: "parallelogram", fill: "#c8f0c8" },
   memory: { shape: "box3d", fill: "#f0e0ff" },

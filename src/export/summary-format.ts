@@ -139,6 +139,18 @@ function summaryText(s: RunSummary): string {
     out.push(
       `  ${k.protocol} ${ends}  ${k.role}  pids ${k.pids.join(",") || "-"}  sent ${k.bytesSent} B, received ${k.bytesReceived} B`,
     );
+    for (const q of k.queries ?? []) out.push(`    query ${q}`);
+  }
+  const regWritten = s.registry.filter((k) => k.written || k.created || k.deleted);
+  if (s.registry.length > 0) {
+    out.push(
+      "",
+      `Registry keys written (${regWritten.length} of ${s.registry.length} keys and values touched)`,
+    );
+    for (const k of regWritten) {
+      const flags = [k.created ? "created" : "", k.written ? "written" : "", k.deleted ? "deleted" : ""];
+      out.push(`  ${k.key}  [${flags.filter(Boolean).join(", ")}]  pids ${k.writers.join(",") || "-"}`);
+    }
   }
   out.push("", "Pipes between processes");
   for (const p of s.pipes) {
@@ -244,11 +256,23 @@ function summaryXml(s: RunSummary): string {
   out.push("  </directories>");
   out.push("  <sockets>");
   for (const k of s.sockets) {
-    out.push(
-      `    <socket${attrs({ family: k.family, protocol: k.protocol, local: k.local, remote: k.remote, role: k.role, path: k.path, pids: k.pids.join(" ") || null, bytesSent: k.bytesSent, bytesReceived: k.bytesReceived })}/>`,
-    );
+    const head = `    <socket${attrs({ family: k.family, protocol: k.protocol, local: k.local, remote: k.remote, role: k.role, path: k.path, pids: k.pids.join(" ") || null, bytesSent: k.bytesSent, bytesReceived: k.bytesReceived })}`;
+    if (!k.queries?.length) out.push(`${head}/>`);
+    else {
+      out.push(`${head}>`);
+      for (const q of k.queries) out.push(`      <query>${xmlEscape(q)}</query>`);
+      out.push("    </socket>");
+    }
   }
   out.push("  </sockets>");
+  out.push("  <registry>");
+  for (const k of s.registry) {
+    if (k.probedOnly) continue;
+    out.push(
+      `    <key${attrs({ name: k.key, read: k.read, written: k.written, created: k.created, deleted: k.deleted, writers: k.writers.join(" ") || null })}/>`,
+    );
+  }
+  out.push("  </registry>");
   out.push("  <pipes>");
   for (const p of s.pipes) {
     out.push(

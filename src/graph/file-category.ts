@@ -1,3 +1,5 @@
+import { isWindowsPath, normalizeWindowsPath } from "./windows-path.js";
+
 /** What kind of thing a path is, from its place in the file system hierarchy. */
 export type FileCategory =
   | "shared-library"
@@ -12,10 +14,18 @@ export type FileCategory =
   | "user-data"
   | "pipe"
   | "socket"
+  // Windows (ProcMon, Sysmon, logexts paths)
+  | "system32"
+  | "windows"
+  | "program-files"
+  | "program-data"
+  | "user-profile"
+  | "registry"
   | "other";
 
 export const FILE_CATEGORIES: readonly FileCategory[] = [
   "user-data",
+  "user-profile",
   "temporary",
   "executable",
   "shared-library",
@@ -23,16 +33,23 @@ export const FILE_CATEGORIES: readonly FileCategory[] = [
   "system-data",
   "runtime",
   "log-cache",
+  "program-files",
+  "program-data",
+  "system32",
+  "windows",
   "kernel",
   "device",
   "pipe",
   "socket",
+  "registry",
   "other",
 ];
 
 /** Categories whose files carry data a program turns into its output ("copy" derivations). */
 const DATA_CATEGORIES: ReadonlySet<FileCategory> = new Set<FileCategory>([
   "user-data",
+  "user-profile",
+  "program-data",
   "temporary",
   "system-data",
   "other",
@@ -83,6 +100,7 @@ function under(path: string, dirs: readonly string[]): boolean {
  */
 export function categorizePath(path: string, cwd?: string | null): FileCategory {
   if (path.length === 0) return "other";
+  if (isWindowsPath(path)) return categorizeWindowsPath(path);
   if (path.charCodeAt(0) !== 47 /* / */) {
     if (path.startsWith("pipe:")) return "pipe";
     if (/^(?:socket|TCP|TCPv6|UDP|UDPv6|UNIX|NETLINK)[:-]/.test(path)) return "socket";
@@ -102,5 +120,43 @@ export function categorizePath(path: string, cwd?: string | null): FileCategory 
   if (cwd && cwd !== "/" && (path === cwd || path.startsWith(cwd.endsWith("/") ? cwd : `${cwd}/`))) {
     return "user-data";
   }
+  return "other";
+}
+
+const WIN_LIB_RE = /\.(?:dll|sys|drv|ocx|cpl|mui|winmd)$/;
+const WIN_EXE_RE = /\.(?:exe|com|scr)$/;
+
+/**
+ * The category of a Windows path (drive, UNC or NT device form), from its normalised form:
+ * temporary directories first (the user's `AppData\Local\Temp`, `Windows\Temp`), then
+ * `Windows\System32`, `SysWOW64` and `WinSxS` (system32), the rest of `Windows`, `Program Files`
+ * (both), `ProgramData`, user profiles (`Users\NAME`); named pipes and mailslots are pipes, other
+ * NT device paths devices. Libraries and executables outside those trees keep their own category.
+ */
+export function categorizeWindowsPath(path: string): FileCategory {
+  const n = normalizeWindowsPath(path);
+  if (n.startsWith("device/namedpipe") || n.startsWith("device/mailslot") || n.startsWith("pipe/"))
+    return "pipe";
+  // \Device\HarddiskVolumeN\… is a volume path: categorise the part after the volume
+  let rest = n;
+  const vol = /^device\/harddiskvolume\d+\//.exec(n) ?? /^unc\/[^/]+\/[^/]+\//.exec(n);
+  if (vol) rest = `?:/${n.slice(vol[0].length)}`;
+  else if (n.startsWith("device/")) return "device";
+  else if (!/^[a-z]:\//.test(n)) return "other";
+  const p = rest.slice(3);
+  if (
+    /^users\/[^/]+\/appdata\/local\/temp(?:\/|$)/.test(p) ||
+    /^windows\/temp(?:\/|$)/.test(p) ||
+    /^temp(?:\/|$)/.test(p)
+  )
+    return "temporary";
+  if (/^windows\/(?:system32|syswow64|winsxs|sysnative)(?:\/|$)/.test(p)) return "system32";
+  if (/^windows(?:\/|$)/.test(p)) return "windows";
+  if (/^program files(?: \(x86\))?(?:\/|$)/.test(p)) return "program-files";
+  if (/^programdata(?:\/|$)/.test(p)) return "program-data";
+  if (/^users\/[^/]+(?:\/|$)/.test(p) || /^documents and settings\/[^/]+(?:\/|$)/.test(p))
+    return "user-profile";
+  if (WIN_LIB_RE.test(p)) return "shared-library";
+  if (WIN_EXE_RE.test(p)) return "executable";
   return "other";
 }

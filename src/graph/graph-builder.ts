@@ -1,4 +1,5 @@
 import path from "node:path";
+import { dropAttrsJson } from "../events/attrs-text.js";
 import type {
   AccessEvent,
   CallEvent,
@@ -29,6 +30,12 @@ import type {
   RelationType,
 } from "./prov-types.js";
 import { StepFolder } from "./step-folder.js";
+import {
+  isWindowsPath,
+  joinWindowsPath,
+  normalizeRegistryKey,
+  normalizeWindowsPath,
+} from "./windows-path.js";
 
 /**
  * Per-path access summary. It is kept on the VERSION 0 node of every path (`attrs.access`) and
@@ -79,6 +86,7 @@ export interface BuilderStats {
   devices: number;
   sockets: number;
   pipes: number;
+  registry: number;
   nodes: number;
   edges: number;
   problems: number;
@@ -126,6 +134,12 @@ interface FileState {
 }
 
 const MAX_COPY_SOURCES = 32;
+
+/** A registry key or value: one node per name (not versioned), with what the run did to it. */
+interface RegistryState {
+  node: GraphNode;
+  access: FileAccess;
+}
 
 /**
  * A copy of `s` that does not keep alive the big string it was cut from. V8 makes substrings of 13
@@ -254,7 +268,13 @@ export class GraphBuilder {
   /** pids with an open step but no live process (late calls of a dead process) */
   private readonly strayStepPids = new Set<number>();
   private readonly tidToPid = new Map<number, number>();
+  /** by path; Windows paths by their normalised form (case and separators do not matter) */
   private readonly files = new Map<string, FileState>();
+  /** Windows registry keys and values by their normalised name */
+  private readonly registry = new Map<string, RegistryState>();
+  /** registry keys and Windows paths as written → their state: spellings seen again skip normalising */
+  private readonly registryByName = new Map<string, RegistryState>();
+  private readonly windowsKeys = new Map<string, string>();
   private readonly pipes = new Map<string, GraphNode>();
   private readonly sockets = new Map<string, GraphNode>();
   private readonly socketByInode = new Map<string, GraphNode>();
@@ -283,6 +303,7 @@ export class GraphBuilder {
     devices: 0,
     sockets: 0,
     pipes: 0,
+    registry: 0,
     nodes: 0,
     edges: 0,
     problems: 0,
@@ -628,9 +649,11 @@ export class GraphBuilder {
     const attrs: NodeAttrs = { pid, ppid, generation: 0, via };
     const cwd = parent ? parent.cwd : this.rootPid === null ? this.ctx.cwd : undefined;
     if (cwd) attrs.cwd = cwd;
-    if (parent?.node.attrs.exe) attrs.exe = parent.node.attrs.exe;
-    if (parent?.node.attrs.argv) attrs.argv = parent.node.attrs.argv;
-    const label = parent ? parent.node.label : `pid ${pid}`;
+    // a fork runs its parent's program until it execs; a Windows process is created with its own
+    const inherits = parent !== undefined && via !== "create";
+    if (inherits && parent.node.attrs.exe) attrs.exe = parent.node.attrs.exe;
+    if (inherits && parent.node.attrs.argv) attrs.argv = parent.node.attrs.argv;
+    const label = inherits ? parent.node.label : `pid ${pid}`;
     const node = this.newNode(
       "activity",
       "process",
@@ -709,7 +732,8 @@ export class GraphBuilder {
       }
       return;
     }
-    this.newProcess(ev.pid, ev.ppid, ev.via, ev.ts, parent);
+    const p = this.newProcess(ev.pid, ev.ppid, ev.via, ev.ts, parent);
+    if (ev.attrs) Object.assign(p.node.attrs, ev.attrs);
   }
 
   private addThread(p: Proc, tid: number): void {
@@ -756,6 +780,7 @@ export class GraphBuilder {
     if (ev.env) attrs.env = ev.env.map(ownString);
     if (ev.envCount !== undefined) attrs.envCount = ev.envCount;
     if (cwd) attrs.cwd = cwd;
+    if (ev.attrs) Object.assign(attrs, ev.attrs);
     const node = this.newNode(
       "activity",
       "process",
@@ -839,13 +864,24 @@ export class GraphBuilder {
   // ---------------------------------------------------------------- files
 
   private abs(p: Proc | undefined, file: string): string {
-    if (file.startsWith("/")) return file;
+    if (file.startsWith("/") || isWindowsPath(file)) return file;
     const base = p?.cwd ?? this.ctx.cwd ?? "/";
+    if (isWindowsPath(base)) return joinWindowsPath(base, file);
     return path.posix.join(base, file);
   }
 
   private file(filePath: string, type: "file" | "directory" | "device"): FileState {
-    let f = this.files.get(filePath);
+    const windows = filePath.charCodeAt(0) !== 47 /* / */ && isWindowsPath(filePath);
+    let key = filePath;
+    if (windows) {
+      const k = this.windowsKeys.get(filePath);
+      if (k !== undefined) key = k;
+      else {
+        key = ownString(normalizeWindowsPath(filePath));
+        this.windowsKeys.set(ownString(filePath), key);
+      }
+    }
+    let f = this.files.get(key);
     if (f) {
       if (type === "directory" && f.type === "file") {
         f.type = "directory";
@@ -863,7 +899,8 @@ export class GraphBuilder {
     const t = isDev ? "device" : type;
     const category = categorizePath(filePath, this.ctx.cwd);
     const access: FileAccess = {};
-    const node = this.newNode("entity", t, `file://${this.host}${filePath}`, 0, filePath, null, {
+    const gid = windows ? `file://${this.host}/${key}` : `file://${this.host}${filePath}`;
+    const node = this.newNode("entity", t, gid, 0, filePath, null, {
       path: filePath,
       category,
       access,
@@ -882,7 +919,8 @@ export class GraphBuilder {
       copyBy: 0,
       copySeq: 0,
     };
-    this.files.set(filePath, f);
+    // the path as owned (not a slice of a read chunk), or its normal form
+    this.files.set(windows ? key : filePath, f);
     if (t === "directory") this.stats.directories++;
     else if (t === "device") this.stats.devices++;
     else this.stats.files++;
@@ -1020,6 +1058,10 @@ export class GraphBuilder {
     const res = ev.res;
     if (res.type === "pipe") {
       this.onPipeIo(p, ev.res as { type: "pipe"; inode: string }, ev.op, ev.ts, ev.bytes ?? 0);
+      return;
+    }
+    if (res.type === "registry") {
+      this.onRegistry(p, ev, res.key);
       return;
     }
     if (res.type === "socket") {
@@ -1167,6 +1209,81 @@ export class GraphBuilder {
     }
   }
 
+  // ---------------------------------------------------------------- Windows registry
+
+  private registryNode(key: string): RegistryState {
+    const known = this.registryByName.get(key);
+    if (known) return known;
+    const norm = normalizeRegistryKey(key);
+    let r = this.registry.get(norm);
+    if (!r) {
+      const access: FileAccess = {};
+      const node = this.newNode(
+        "entity",
+        "registry",
+        `registry://${this.host}/${norm.replace(/\\/g, "/")}`,
+        0,
+        ownString(key),
+        null,
+        { path: ownString(key), category: "registry", access },
+      );
+      r = { node, access };
+      this.registry.set(ownString(norm), r);
+      this.stats.registry++;
+    }
+    this.registryByName.set(ownString(key), r);
+    return r;
+  }
+
+  /**
+   * A registry operation: reads are `used`, writes and creations `wasGeneratedBy`, deletions
+   * `wasInvalidatedBy`; failed ones are probes (attempts), as failed file calls are. Registry
+   * entities are not versioned: the relations' times tell the order.
+   */
+  private onRegistry(p: Proc, ev: AccessEvent, key: string): void {
+    const r = this.registryNode(key);
+    const n = r.node;
+    const ts = ev.ts;
+    if (n.start === null) {
+      n.start = ts;
+      this.touch(n);
+    }
+    const mark = (k: keyof FileAccess) => {
+      if (r.access[k] !== true) {
+        (r.access as Record<string, unknown>)[k] = true;
+        this.touch(n);
+      }
+    };
+    if (!ev.ok) {
+      this.edge("used", "probe", p.node.id, n.id, ts, 0);
+      mark("probed");
+      return;
+    }
+    const bytes = ev.bytes ?? 0;
+    switch (ev.op) {
+      case "create":
+        mark("created");
+        this.edge("wasGeneratedBy", "create", n.id, p.node.id, ts, bytes);
+        break;
+      case "write":
+        mark("written");
+        this.edge("wasGeneratedBy", "write", n.id, p.node.id, ts, bytes);
+        break;
+      case "delete":
+        mark("deleted");
+        this.edge("wasInvalidatedBy", "delete", n.id, p.node.id, ts, 0);
+        break;
+      case "probe":
+        mark("probed");
+        this.edge("used", "probe", p.node.id, n.id, ts, 0);
+        break;
+      default:
+        mark("read");
+        this.edge("used", "read", p.node.id, n.id, ts, bytes);
+        break;
+    }
+  }
+
   // ---------------------------------------------------------------- pipes and sockets
 
   private pipeNode(inode: string): GraphNode {
@@ -1290,9 +1407,11 @@ export class GraphBuilder {
     }
     const bytes = ev.bytes ?? 0;
     switch (ev.op) {
-      case "send":
-        this.edge("wasGeneratedBy", "send", s.id, p.node.id, ts, bytes);
+      case "send": {
+        const e = this.edge("wasGeneratedBy", "send", s.id, p.node.id, ts, bytes);
+        if (ev.queries !== undefined) addQueries(e, ev.queries);
         break;
+      }
       case "recv":
         this.edge("used", "recv", p.node.id, s.id, ts, bytes);
         break;
@@ -1402,6 +1521,8 @@ export class GraphBuilder {
       this.provEdge(ev, from, to);
       return;
     }
+    // a waiting relation keeps no text of its record (it may share memory with the input read)
+    dropAttrsJson(ev.attrs);
     const p: PendingRelation = { ev, waiting: 0 };
     for (const key of from ? [ev.to] : to || ev.from === ev.to ? [ev.from] : [ev.from, ev.to]) {
       if (this.provNodes.has(key)) continue;
@@ -1509,6 +1630,7 @@ function sameValue(a: unknown, b: unknown): boolean {
  */
 function mergeProvNode(node: GraphNode, ev: ProvNodeEvent): void {
   const a = node.attrs;
+  dropAttrsJson(a);
   for (const [k, v] of Object.entries(ev.attrs)) {
     const old = a[k];
     if (old === undefined) {
@@ -1524,4 +1646,19 @@ function mergeProvNode(node: GraphNode, ev: ProvNodeEvent): void {
   if (!node.label && ev.label) node.label = ev.label;
   if (ev.start !== null && (node.start === null || ev.start < node.start)) node.start = ev.start;
   if (ev.end !== null && (node.end === null || ev.end > node.end)) node.end = ev.end;
+}
+
+/** Queries kept on one relation at most; the rest are counted in `queriesDropped`. */
+export const MAX_EDGE_QUERIES = 64;
+
+/** Database queries a send carried, on its relation: `queries` (protocol: text) and `protocol`. */
+function addQueries(e: GraphEdge, queries: readonly string[]): void {
+  const list = (Array.isArray(e.attrs.queries) ? e.attrs.queries : []) as string[];
+  for (const q of queries) {
+    if (list.length < MAX_EDGE_QUERIES) list.push(q);
+    else e.attrs.queriesDropped = ((e.attrs.queriesDropped as number | undefined) ?? 0) + 1;
+  }
+  e.attrs.queries = list;
+  const protocol = queries[0]?.slice(0, queries[0].indexOf(":"));
+  if (protocol) e.attrs.protocol = protocol;
 }

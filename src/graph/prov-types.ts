@@ -19,6 +19,8 @@ export type NodeType =
   | "socket"
   | "device"
   | "anon"
+  /** a Windows registry key or value (ProcMon, Sysmon) */
+  | "registry"
   | "user"
   | "machine"
   // from PROV sources (PROV-JSON, CamFlow, SPADE): see docs/data-model.md
@@ -42,7 +44,8 @@ export interface GraphNode {
    * Global identity, the same across runs and machines for the same resource:
    * file `file://HOST/abs/path`, listening socket `tcp://HOST/127.0.0.1:5000`, connected socket
    * `tcp://HOST/a:p->b:p`, pipe `pipe://HOST/BOOT/ino`, process `proc://HOST/BOOT/pid@start`,
-   * user `user://HOST/uid`, machine `machine://HOST`.
+   * user `user://HOST/uid`, machine `machine://HOST`; Windows paths `file://HOST/c:/users/x.txt`
+   * (normalised: lower case, `/`), registry keys `registry://HOST/hklm/software/…`.
    */
   gid: string;
   /** entity version (0 = as found); 0 for activities and agents */

@@ -51,6 +51,8 @@ export interface RunDiff {
   files: Section;
   directories: Section;
   sockets: Section;
+  /** Windows registry keys and values the runs wrote, created or deleted (ProcMon, Sysmon) */
+  registry: Section;
   durations: Change[];
 }
 
@@ -75,9 +77,10 @@ function untemp(s: string): string {
       // python tempfile: tmpXXXXXXXX, and its .res-XXXXXXXX style named files
       .replace(/(^|[/\s=])tmp[a-z0-9_]{8}(?=$|[/.\s"'])/g, "$1tmpXXXXXXXX")
       .replace(/\.res-[a-z0-9_]{8}(?=$|[/.\s"'])/g, ".res-XXXXXXXX")
-      // a generic mkstemp suffix after a dot, dash or underscore: name.XXXXXX, name-XXXXXX, with a
-      // mixed-case or digit-bearing random tail (mkstemp uses [A-Za-z0-9])
-      .replace(/([/\w][\w.-]*?[._-])([A-Za-z0-9]{6})(?=$|[/\s"'])/g, (m, pre: string, tail: string) =>
+      // a generic mkstemp suffix after a dot, dash or underscore: name.XXXXXX, name-XXXXXXXX (6 to 12
+      // random characters: mktemp takes as many as the template has X), with a mixed-case and
+      // digit-bearing random tail (mkstemp uses [A-Za-z0-9])
+      .replace(/([/\w][\w.-]*?[._-])([A-Za-z0-9]{6,12})(?=$|[/\s"'])/g, (m, pre: string, tail: string) =>
         /[0-9]/.test(tail) && /[A-Za-z]/.test(tail) && /[A-Z]/.test(tail) && /[a-z]/.test(tail)
           ? `${pre}XXXXXX`
           : m,
@@ -146,6 +149,7 @@ interface SummaryView {
   files: Map<string, FileView[]>;
   directories: Map<string, string[]>;
   sockets: Map<string, number>;
+  registry: Map<string, number>;
 }
 
 function exitText(p: SummaryProcess["exit"]): string {
@@ -233,6 +237,13 @@ function view(s: RunSummary, cwd: string | null, rules: ReadonlySet<NormalizeRul
     bump(sockets, `${so.family}${so.protocol ? `/${so.protocol}` : ""} ${so.role} ${where}`);
   }
 
+  // registry names are case-insensitive; reads are left out (ProcMon logs thousands of them)
+  const registry = new Map<string, number>();
+  for (const k of s.registry ?? []) {
+    const flags = [k.created && "created", k.written && "written", k.deleted && "deleted"].filter(Boolean);
+    if (flags.length > 0) bump(registry, `${k.key.toLowerCase()} [${flags.join(",")}]`);
+  }
+
   const r = s.run;
   return {
     run: {
@@ -246,6 +257,7 @@ function view(s: RunSummary, cwd: string | null, rules: ReadonlySet<NormalizeRul
     files,
     directories,
     sockets,
+    registry,
   };
 }
 
@@ -370,6 +382,7 @@ export function diffRunSummaries(
   );
   const executables = countDiff(va.executables, vb.executables);
   const sockets = countDiff(va.sockets, vb.sockets);
+  const registry = countDiff(va.registry, vb.registry);
 
   const durations: Change[] = [];
   if (durationChanged(va.run.duration, vb.run.duration, tolerance))
@@ -391,6 +404,7 @@ export function diffRunSummaries(
     sectionSize(files) +
     sectionSize(directories) +
     sectionSize(sockets) +
+    sectionSize(registry) +
     durations.length;
   return {
     a: { id: a.run.id, name: a.run.name },
@@ -404,6 +418,7 @@ export function diffRunSummaries(
     files,
     directories,
     sockets,
+    registry,
     durations,
   };
 }

@@ -50,6 +50,9 @@ export interface SummaryDirectory {
   listed: boolean;
 }
 
+/** Queries listed per socket in the summary at most. */
+const MAX_SOCKET_QUERIES = 100;
+
 export interface SummarySocket {
   family: string;
   protocol: string;
@@ -61,6 +64,20 @@ export interface SummarySocket {
   pids: number[];
   bytesSent: number;
   bytesReceived: number;
+  /** database queries sent through it (`protocol: text`, at most 100), when recognised */
+  queries?: string[];
+}
+
+/** A Windows registry key or value the run touched (ProcMon, Sysmon). */
+export interface SummaryRegistry {
+  key: string;
+  read: boolean;
+  written: boolean;
+  created: boolean;
+  deleted: boolean;
+  probedOnly: boolean;
+  /** pids of the processes that wrote, created or deleted it */
+  writers: number[];
 }
 
 export interface SummaryPipe {
@@ -92,6 +109,7 @@ export interface RunSummary {
   filesByCategory: Record<string, string[]>;
   sockets: SummarySocket[];
   pipes: SummaryPipe[];
+  registry: SummaryRegistry[];
   counts: Record<string, number>;
   problems: number;
 }
@@ -250,7 +268,11 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
   for (const f of files) if (f.executed) executables.add(f.path);
   for (const p of processes) if (p.exe && p.generation > 0) executables.add(p.exe);
   const sharedLibraries = files
-    .filter((f) => f.category === "shared-library" && (f.mapped || f.read))
+    .filter(
+      (f) =>
+        (f.category === "shared-library" || (f.mapped && /\.(?:dll|drv|ocx|sys|cpl)$/i.test(f.path))) &&
+        (f.mapped || f.read),
+    )
     .map((f) => f.path);
 
   // sockets and pipes: who used them
@@ -263,12 +285,13 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
     readers: Set<number>;
     out: number;
     in: number;
+    queries: string[];
   }
   const flows = new Map<number, Flow>();
   const flowOf = (id: number): Flow => {
     let f = flows.get(id);
     if (!f) {
-      f = { writers: new Set(), readers: new Set(), out: 0, in: 0 };
+      f = { writers: new Set(), readers: new Set(), out: 0, in: 0, queries: [] };
       flows.set(id, f);
     }
     return f;
@@ -281,6 +304,9 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
         const f = flowOf(n.id);
         if (pid !== undefined && (e.op === "write" || e.op === "send")) f.writers.add(pid);
         f.out += e.bytes;
+        if (Array.isArray(e.attrs.queries))
+          for (const q of e.attrs.queries as string[])
+            if (f.queries.length < MAX_SOCKET_QUERIES) f.queries.push(q);
       }
     } else if (e.type === "used") {
       const n = byId.get(e.to);
@@ -292,6 +318,35 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
       }
     }
   }
+  const regWriters = new Map<number, Set<number>>();
+  for (const e of edges) {
+    if (e.type !== "wasGeneratedBy" && e.type !== "wasInvalidatedBy") continue;
+    const n = byId.get(e.from);
+    const pid = pidOfNode(e.to);
+    if (n?.type !== "registry" || pid === undefined) continue;
+    let set = regWriters.get(n.id);
+    if (!set) {
+      set = new Set();
+      regWriters.set(n.id, set);
+    }
+    set.add(pid);
+  }
+  const registry: SummaryRegistry[] = [];
+  for (const n of nodes) {
+    if (n.type !== "registry") continue;
+    const a = (n.attrs.access ?? {}) as FileAccess;
+    const touched = a.read || a.written || a.created || a.deleted;
+    registry.push({
+      key: typeof n.attrs.path === "string" ? n.attrs.path : n.label,
+      read: a.read === true,
+      written: a.written === true,
+      created: a.created === true,
+      deleted: a.deleted === true,
+      probedOnly: !touched && a.probed === true,
+      writers: sortedNums(regWriters.get(n.id) ?? new Set()),
+    });
+  }
+  registry.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const sockets: SummarySocket[] = [];
   const pipes: SummaryPipe[] = [];
   for (const n of nodes) {
@@ -309,6 +364,7 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
         pids: sortedNums(pids),
         bytesSent: f?.out ?? 0,
         bytesReceived: f?.in ?? 0,
+        ...(f && f.queries.length > 0 ? { queries: f.queries } : {}),
       });
     } else if (n.type === "pipe") {
       pipes.push({
@@ -332,6 +388,12 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
     sharedLibraries: sharedLibraries.length,
     sockets: sockets.length,
     pipes: pipes.length,
+    ...(registry.length > 0
+      ? {
+          registryKeys: registry.length,
+          registryKeysWritten: registry.filter((r) => r.written || r.created || r.deleted).length,
+        }
+      : {}),
     nodes: nodes.length,
     edges: edges.length,
   };
@@ -363,6 +425,7 @@ export function buildRunSummary(run: RunRecord, nodes: GraphNode[], edges: Graph
     filesByCategory: ordered,
     sockets,
     pipes,
+    registry,
     counts,
     problems: run.stats.problems ?? 0,
   };

@@ -6,6 +6,15 @@ function own(s: string): string {
   return s.length < 13 ? s : ` ${s}`.slice(1);
 }
 
+/** Database queries kept on one step at most (a step folds many calls). */
+export const MAX_STEP_QUERIES = 16;
+
+function addStepQueries(step: Step, queries: readonly string[]): void {
+  const list = step.queries ?? [];
+  for (const q of queries) if (list.length < MAX_STEP_QUERIES) list.push(own(q));
+  step.queries = list;
+}
+
 /**
  * Folds `call` events into steps: consecutive calls of one process with the same name on the same
  * resource are one step. Runs are per process (other processes interleaving do not break them);
@@ -30,6 +39,7 @@ export class StepFolder {
       if (end > cur.end) cur.end = end;
       cur.dur += dur;
       cur.ret = ev.ret ?? cur.ret;
+      if (ev.queries !== undefined) addStepQueries(cur, ev.queries);
       return;
     }
     if (cur) this.close(cur);
@@ -45,6 +55,7 @@ export class StepFolder {
       end,
       dur,
       ret: ev.ret ?? null,
+      ...(ev.queries !== undefined ? { queries: ev.queries.slice(0, MAX_STEP_QUERIES) } : {}),
     });
   }
 

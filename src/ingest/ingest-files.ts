@@ -3,13 +3,14 @@ import { open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { RunContext } from "../events/event-types.js";
 import { camflowHeadContext } from "../sources/camflow/camflow-source.js";
-import { readLineBatches } from "../sources/line-batches.js";
+import { readByteBatches, readLineBatches } from "../sources/line-batches.js";
 import { readJsonLineBatches } from "../sources/prov-json/json-line-batches.js";
 import { sniffJson } from "../sources/prov-json/prov-json-source.js";
 import { detectFormat, findFormat, JSON_KINDS } from "../sources/source-registry.js";
 import type { SourceFormat } from "../sources/source-types.js";
 import { groupFfFiles, mergeFfLineBatches } from "../sources/strace/strace-ff-merge.js";
 import { InputError } from "../util/errors.js";
+import { type Compression, inflateHead, openContent, sniffCompression } from "./compressed-input.js";
 import type { PipelineInput } from "./ingest-pipeline.js";
 
 /** What the first lines of a log say about where it was recorded (CamFlow's machine record). */
@@ -21,28 +22,51 @@ export interface HeadContext {
 
 /** What an argument of `provflow ingest` turned out to be. */
 export type ResolvedInput =
-  | { type: "file"; path: string; format: SourceFormat; size: number | null; head?: HeadContext }
+  | {
+      type: "file";
+      path: string;
+      format: SourceFormat;
+      size: number | null;
+      head?: HeadContext;
+      /** gzip or zlib content, decompressed while read */
+      compression?: Compression;
+    }
   | { type: "ff-set"; prefix: string; paths: string[]; format: SourceFormat; size: number };
 
 /** Formats provflow cannot read, told by their file names: a hint rather than "unknown kind". */
 const UNREAD_FORMATS: ReadonlyArray<[RegExp, string]> = [
   [/\.(rdf|owl|n3)$/i, "RDF/XML or N3 (PROV-O in Turtle, TriG, N-Triples or N-Quads is read)"],
+  [
+    /\.etl$/i,
+    "an ETW trace (.etl; Windows activity is read from Sysmon JSON/XML/EVTX and ProcMon CSV/XML/PML)",
+  ],
+  [/\.pmc$/i, "a Process Monitor configuration (.pmc), not a log (ProcMon's CSV, XML and PML logs are read)"],
 ];
 
 const HEAD_BYTES = 64 * 1024;
 
-async function readHead(path: string): Promise<string[]> {
+async function readHeadAndCompression(
+  path: string,
+): Promise<{ head: string[]; compression: Compression; bytes: Buffer }> {
   const fh = await open(path, "r");
   try {
-    const buf = Buffer.alloc(HEAD_BYTES);
+    let buf: Buffer = Buffer.alloc(HEAD_BYTES);
     const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
-    const lines = buf.subarray(0, bytesRead).toString("utf8").split("\n");
+    buf = buf.subarray(0, bytesRead);
+    const compression = sniffCompression(buf);
+    const cut = compression !== null || bytesRead === HEAD_BYTES;
+    if (compression !== null) buf = inflateHead(buf, compression, HEAD_BYTES);
+    const lines = buf.toString("utf8").split("\n");
     // a line cut by the end of the head is dropped, unless it is the only one (a one-line JSON document)
-    if (bytesRead === HEAD_BYTES && lines.length > 1) lines.pop();
-    return lines.slice(0, 200);
+    if (cut && lines.length > 1) lines.pop();
+    return { head: lines.slice(0, 200), compression, bytes: buf };
   } finally {
     await fh.close();
   }
+}
+
+async function readHead(path: string): Promise<string[]> {
+  return (await readHeadAndCompression(path)).head;
 }
 
 function pickFormat(head: string[], name: string, kind?: string): SourceFormat {
@@ -61,11 +85,11 @@ function pickFormat(head: string[], name: string, kind?: string): SourceFormat {
         : UNREAD_FORMATS.find(([re]) => re.test(name));
     if (unread) {
       throw new InputError(
-        `${name}: looks like ${unread[1]}, which provflow does not read (it reads strace, ltrace, audit logs, PROV-JSON, PROV-N, PROV-XML, PROV-O, PROV-JSONLD, CamFlow, SPADE JSON, DARPA TC CDM JSON, ProvMark clingo facts and Graphviz DOT)`,
+        `${name}: looks like ${unread[1]}, which provflow does not read (it reads strace, ltrace, audit logs, PROV-JSON, PROV-N, PROV-XML, PROV-O, PROV-JSONLD, CamFlow, SPADE JSON, DARPA TC CDM JSON, ProvMark clingo facts, Graphviz DOT, Process Monitor CSV/XML/PML, Sysmon JSON/XML/EVTX and WinDbg logexts logs)`,
       );
     }
     throw new InputError(
-      `${name}: cannot tell what kind of log this is (give --kind strace, ltrace, audit, prov, camflow, spade, cdm, clingo or dot)`,
+      `${name}: cannot tell what kind of log this is (give --kind strace, ltrace, audit, prov, camflow, spade, cdm, clingo, dot, procmon-csv, procmon-xml, procmon-pml, sysmon, evtx or windbg)`,
     );
   }
   return found.format;
@@ -136,14 +160,19 @@ export async function resolveInputs(args: string[], kind?: string): Promise<Reso
       continue;
     }
     const st = await stat(p);
-    const head = await readHead(p);
+    const { head, compression, bytes } = await readHeadAndCompression(p);
     const format = pickFormat(head, p, kind);
     out.push({
       type: "file",
       path: p,
       format,
-      size: st.size,
-      ...(format.kind === "camflow" ? { head: camflowHeadContext(head) } : {}),
+      size: compression ? null : st.size,
+      ...(compression ? { compression } : {}),
+      ...(format.kind === "camflow"
+        ? { head: camflowHeadContext(head) }
+        : format.headContext
+          ? { head: format.headContext(head, bytes) }
+          : {}),
     });
   }
   return out;
@@ -159,8 +188,28 @@ export function pipelineInputs(inputs: ResolvedInput[], ctx: RunContext, topPid?
         parser: input.format.createParser({ file: `${input.prefix}.*`, ctx }),
       };
     }
+    if (input.format.binary) {
+      if (input.format.readFile && input.path === "-")
+        throw new InputError(
+          `--kind ${input.format.kind} reads a file, not stdin (its layout needs seeking)`,
+        );
+      const batches = input.format.readFile
+        ? input.format.readFile(input.path)
+        : readByteBatches(
+            input.path === "-" ? process.stdin : openContent(input.path, input.compression ?? null, 1 << 20),
+          );
+      return {
+        label: input.path,
+        batches,
+        parser: input.format.createParser({ file: input.path === "-" ? "<stdin>" : input.path, ctx }),
+      };
+    }
     const stream =
-      input.path === "-" ? process.stdin : createReadStream(input.path, { highWaterMark: 128 << 10 });
+      input.path === "-"
+        ? process.stdin
+        : input.compression
+          ? openContent(input.path, input.compression)
+          : createReadStream(input.path, { highWaterMark: 128 << 10 });
     return {
       label: input.path,
       batches: JSON_KINDS.has(input.format.kind) ? readJsonLineBatches(stream) : readLineBatches(stream),

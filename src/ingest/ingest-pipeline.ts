@@ -1,4 +1,5 @@
 import type { ProvEvent, RunContext, SourceLocation } from "../events/event-types.js";
+import { redactArgv, redactEnv } from "../export/redact.js";
 import { GraphBuilder } from "../graph/graph-builder.js";
 import type { LineBatch } from "../sources/line-batches.js";
 import type { LineParser } from "../sources/source-types.js";
@@ -31,6 +32,8 @@ export interface PipelineOptions {
   shouldStop?: () => boolean;
   /** describe the recording machine as an agent (default true; PROV sources describe their own) */
   machineAgent?: boolean;
+  /** hide secrets as they are recorded: in exec environments (env) and command lines (argv) */
+  redact?: { env?: boolean; argv?: boolean };
 }
 
 export interface PipelineResult {
@@ -68,7 +71,15 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
     pendingEvents = 0;
     lastFlush = Date.now();
   };
+  const redact = opts.redact;
   const take = (events: ProvEvent[]) => {
+    if (redact?.env || redact?.argv) {
+      for (const e of events) {
+        if (e.kind !== "process.exec") continue;
+        if (redact.env && e.env !== undefined) e.env = redactEnv(e.env);
+        if (redact.argv) e.argv = redactArgv(e.argv);
+      }
+    }
     builder.add(events);
     stats.events += events.length;
     pendingEvents += events.length;
@@ -79,8 +90,11 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
       stats.lines += batch.lines.length;
       stats.bytes += batch.bytes;
       // an empty batch: the input is quiet (followFileLines' idleMs), only a time to write
-      if (batch.lines.length > 0) {
-        const events = input.parser.push(batch.lines, batch.firstLine);
+      if (batch.lines.length > 0 || (batch.data !== undefined && batch.data.length > 0)) {
+        const events =
+          batch.data && input.parser.pushBytes
+            ? input.parser.pushBytes(batch.data, batch.offset ?? 0)
+            : input.parser.push(batch.lines, batch.firstLine);
         if (batch.origins) relocateProblems(events, batch.firstLine, batch.origins);
         take(events);
       }

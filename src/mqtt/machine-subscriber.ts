@@ -49,6 +49,8 @@ export interface SubscriberOptions {
   /** a message that could not be decoded or read (also stored as a problem of the machine's run) */
   onProblem?: (p: MessageProblem) => void;
   onLog?: (line: string) => void;
+  /** every batch's rows as they were read, before they are written (provflow mqtt --detect) */
+  onParts?: (parts: readonly MachinePart[]) => void;
   /** the mqtt module (imported lazily by the caller) */
   mqtt: typeof import("mqtt");
 }
@@ -289,6 +291,7 @@ export class MachineSubscriber {
       }
       const parts: MachinePart[] = [];
       for (const p of read.parts.values()) parts.push({ ...p, runId: await this.runOf(p.machineId) });
+      if (parts.length > 0) this.opts.onParts?.(parts);
       // the next batch is read while this one is written
       if (pending !== null) {
         await pending.write;

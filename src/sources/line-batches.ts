@@ -15,6 +15,20 @@ export interface LineBatch {
    * found in these lines are reported at their own file and line.
    */
   origins?: SourceLocation[];
+  /** a binary format's bytes (EVTX, PML): `lines` is then empty and the parser's pushBytes reads them */
+  data?: Buffer;
+  /** file offset of data[0] */
+  offset?: number;
+}
+
+/** Reads a stream as byte chunks for a binary format (no line splitting, no decoding). */
+export async function* readByteBatches(stream: Readable): AsyncIterable<LineBatch> {
+  let offset = 0;
+  for await (const chunk of stream) {
+    const data = typeof chunk === "string" ? Buffer.from(chunk, "latin1") : (chunk as Buffer);
+    yield { lines: [], firstLine: 0, bytes: data.length, data, offset };
+    offset += data.length;
+  }
 }
 
 const NL = 10;

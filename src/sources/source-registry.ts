@@ -4,6 +4,9 @@ import { cdmFormat } from "./cdm/cdm-source.js";
 import { clingoFormat } from "./clingo/clingo-source.js";
 import { dotFormat } from "./dot/dot-source.js";
 import { ltraceFormat } from "./ltrace/ltrace-source-format.js";
+import { procmonCsvFormat } from "./procmon-csv/procmon-csv-source.js";
+import { procmonPmlFormat } from "./procmon-pml/pml-source.js";
+import { procmonXmlFormat } from "./procmon-xml/procmon-xml-source.js";
 import { provJsonFormat } from "./prov-json/prov-json-source.js";
 import { provJsonLdFormat } from "./prov-jsonld/prov-jsonld-source.js";
 import { provNFormat } from "./prov-n/prov-n-source.js";
@@ -12,6 +15,8 @@ import { provXmlFormat } from "./prov-xml/prov-xml-source.js";
 import type { SourceFormat } from "./source-types.js";
 import { spadeJsonFormat } from "./spade/spade-json-source.js";
 import { straceFormat } from "./strace/strace-source.js";
+import { sysmonEvtxFormat, sysmonFormat } from "./sysmon/sysmon-source.js";
+import { windbgFormat } from "./windbg/windbg-source.js";
 
 /** Every format `provflow ingest` knows, in the order ties are broken. */
 export const sourceFormats: readonly SourceFormat[] = [
@@ -28,6 +33,12 @@ export const sourceFormats: readonly SourceFormat[] = [
   cdmFormat,
   clingoFormat,
   dotFormat,
+  procmonCsvFormat,
+  procmonXmlFormat,
+  procmonPmlFormat,
+  sysmonFormat,
+  sysmonEvtxFormat,
+  windbgFormat,
 ];
 
 /** Kinds read from JSON: their inputs go through the JSON line reader (long lines in pieces). */

@@ -1,4 +1,5 @@
 import type { ProvEvent, RunContext } from "../events/event-types.js";
+import type { LineBatch } from "./line-batches.js";
 
 /**
  * Every source format has the same shape: a pure parser that takes batches of lines and returns
@@ -9,6 +10,8 @@ export interface LineParser {
   push(lines: string[], firstLine: number): ProvEvent[];
   /** End of input: flush what is pending (unfinished calls, open steps) and report truncation. */
   end(): ProvEvent[];
+  /** Binary formats (EVTX, PML): the next bytes of the input, `offset` being the file offset of chunk[0]. */
+  pushBytes?(chunk: Buffer, offset: number): ProvEvent[];
 }
 
 export interface ParserOptions {
@@ -29,4 +32,13 @@ export interface SourceFormat {
   /** how sure (0..1) this format is that these first lines are its own */
   detect(head: string[], fileName: string): number;
   createParser(opts: ParserOptions): LineParser;
+  /** what the first lines say about the machine the log was recorded on (Windows exports name it) */
+  headContext?(head: string[], headBytes?: Buffer): { host?: string };
+  /** a binary format: its input is read as bytes (LineParser.pushBytes), not as lines */
+  binary?: boolean;
+  /**
+   * A binary format whose file must be read out of order (PML keeps its process table after the
+   * events): its own stream adapter, reading the file in bounded chunks.
+   */
+  readFile?(path: string): AsyncIterable<LineBatch>;
 }

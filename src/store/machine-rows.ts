@@ -1,3 +1,4 @@
+import { dropAttrsJson } from "../events/attrs-text.js";
 import type { KeyedEdge, KeyedNode, MachinePart } from "./store-types.js";
 
 /**
@@ -22,6 +23,7 @@ function sameValue(a: unknown, b: unknown): boolean {
 export function mergeKeyedNode(into: KeyedNode, more: KeyedNode): boolean {
   let changed = false;
   const a = into.attrs;
+  dropAttrsJson(a);
   for (const [k, v] of Object.entries(more.attrs)) {
     const old = a[k];
     if (old === undefined) {

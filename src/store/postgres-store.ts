@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import type pg from "pg";
+import { takeAttrsJson } from "../events/attrs-text.js";
 import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
 import { parsePostgresUrl } from "./db-path.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
@@ -179,7 +180,8 @@ export function jsonbKeepsOrder(value: unknown): boolean {
  * or lone surrogates (jsonb refuses them; the jsonb copy has U+FFFD), keys out of jsonb's order].
  */
 export function attrsColumns(attrs: unknown): [string, string | null] {
-  const text = JSON.stringify(attrs ?? {});
+  const text =
+    typeof attrs === "object" && attrs !== null ? takeAttrsJson(attrs) : JSON.stringify(attrs ?? {});
   if (text.includes("\\u") && JSONB_UNSAFE.test(text)) return [text.replace(JSONB_UNSAFE_G, "\\ufffd"), text];
   return [text, jsonbKeepsOrder(attrs) ? null : text];
 }

@@ -5,6 +5,7 @@ import type Database from "better-sqlite3";
 import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import { pathParams, walkParams } from "./lineage-params.js";
+import { dedupePacked, EDGE_WIDTH, NODE_WIDTH, type PackedBatch, packBatch } from "./packed-batch.js";
 import { sqliteChanges, sqliteEdgeClauses, sqliteNodeClauses } from "./sqlite-changes.js";
 import { sqliteLineage, sqlitePaths } from "./sqlite-lineage.js";
 import { SqliteMachines } from "./sqlite-machines.js";
@@ -121,60 +122,32 @@ const BULK_ROWS = 64;
 
 /**
  * A multi-row INSERT: rows go BULK_ROWS at a time through one prepared statement, the remainder
- * through a one-row statement. `fill` writes one row's values into the shared parameter array.
+ * through a one-row statement. `fill` writes the values of row `index` of `rows` into the shared
+ * parameter array.
  */
 function bulkInsert<T, C>(
   db: Db,
   head: string,
   width: number,
   tail: string,
-  fill: (row: T, params: unknown[], at: number, ctx: C) => void,
-): (rows: readonly T[], ctx: C) => void {
+  fill: (rows: T, index: number, params: unknown[], at: number, ctx: C) => void,
+): (rows: T, count: number, ctx: C) => void {
   const tuple = `(${new Array<string>(width).fill("?").join(", ")})`;
   const many = db.prepare(`${head} ${new Array<string>(BULK_ROWS).fill(tuple).join(", ")} ${tail}`);
   const one = db.prepare(`${head} ${tuple} ${tail}`);
   const manyParams: unknown[] = new Array<unknown>(width * BULK_ROWS);
   const oneParams: unknown[] = new Array<unknown>(width);
-  return (rows, ctx) => {
-    const n = rows.length;
+  return (rows, n, ctx) => {
     let i = 0;
     for (; i + BULK_ROWS <= n; i += BULK_ROWS) {
-      for (let j = 0; j < BULK_ROWS; j++) fill(rows[i + j] as T, manyParams, j * width, ctx);
+      for (let j = 0; j < BULK_ROWS; j++) fill(rows, i + j, manyParams, j * width, ctx);
       many.run(manyParams);
     }
     for (; i < n; i++) {
-      fill(rows[i] as T, oneParams, 0, ctx);
+      fill(rows, i, oneParams, 0, ctx);
       one.run(oneParams);
     }
   };
-}
-
-/** Keep the last of rows sharing an id, in first-seen order (usually nothing to do). */
-function dedupeById<T extends { id: number }>(rows: readonly T[]): readonly T[] {
-  // the builder hands rows sorted by id: strictly increasing ids have no duplicate
-  let prev = Number.NEGATIVE_INFINITY;
-  let increasing = true;
-  for (const r of rows) {
-    if (!(r.id > prev)) {
-      increasing = false;
-      break;
-    }
-    prev = r.id;
-  }
-  if (increasing) return rows;
-  const seen = new Set<number>();
-  let dup = false;
-  for (const r of rows) {
-    if (seen.has(r.id)) {
-      dup = true;
-      break;
-    }
-    seen.add(r.id);
-  }
-  if (!dup) return rows;
-  const last = new Map<number, T>();
-  for (const r of rows) last.set(r.id, r);
-  return [...last.values()];
 }
 
 /** GraphStore on one SQLite file (WAL, so one writer and many readers can share it). */
@@ -410,59 +383,52 @@ export class SqliteStore implements GraphStore {
     if (changes === 0) throw new StoreError(this.path, `cannot update run ${id}: no such run`);
   }
 
-  private appendTx: ((runId: number, batch: Batch) => void) | null = null;
+  private appendTx: ((runId: number, batch: PackedBatch) => void) | null = null;
   /** per run, the largest step start written by this store (null: none yet) */
   private readonly stepWatermark = new Map<number, number | null>();
   /** what the last finished iterateSteps held at most at once */
   lastStepScan: StepScanStats | null = null;
 
-  private buildAppend(): (runId: number, batch: Batch) => void {
+  private buildAppend(): (runId: number, batch: PackedBatch) => void {
     const db = this.db;
     // the run's machine, stamped on every node and edge (null: no such run)
     const runMachine = db.prepare("SELECT coalesce(machine_id, host) FROM runs WHERE id = ?").pluck();
     const getSeq = db.prepare("SELECT value FROM meta WHERE key = 'seq'").pluck();
     const setSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'seq'");
-    const nodes = bulkInsert<GraphNode, { runId: number; seq: number; machine: string }>(
+    const nodes = bulkInsert<PackedBatch, { runId: number; seq: number; machine: string }>(
       db,
       `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id) VALUES`,
       12,
       `ON CONFLICT (run_id, id) DO UPDATE SET kind = excluded.kind, type = excluded.type, gid = excluded.gid,
          version = excluded.version, label = excluded.label, "start" = excluded."start", "end" = excluded."end",
          attrs = excluded.attrs, seq = excluded.seq`,
-      (n, p, i, ctx) => {
+      (b, r, p, i, ctx) => {
+        const rows = b.nodes;
+        const at = r * NODE_WIDTH;
         p[i] = ctx.runId;
-        p[i + 1] = n.id;
-        p[i + 2] = n.kind;
-        p[i + 3] = n.type;
-        p[i + 4] = n.gid;
-        p[i + 5] = n.version;
-        p[i + 6] = n.label;
-        p[i + 7] = n.start;
-        p[i + 8] = n.end;
-        p[i + 9] = JSON.stringify(n.attrs);
+        p[i + 1] = rows[at];
+        p[i + 2] = b.words[rows[at + 1] as number];
+        p[i + 3] = b.words[rows[at + 2] as number];
+        for (let k = 3; k < NODE_WIDTH; k++) p[i + 1 + k] = rows[at + k];
         p[i + 10] = ++ctx.seq;
         p[i + 11] = ctx.machine;
       },
     );
-    const edges = bulkInsert<GraphEdge, { runId: number; seq: number; machine: string }>(
+    const edges = bulkInsert<PackedBatch, { runId: number; seq: number; machine: string }>(
       db,
       "INSERT INTO edges (run_id, id, type, op, src, dst, ts, ts_end, count, bytes, attrs, seq, machine_id) VALUES",
       13,
       `ON CONFLICT (run_id, id) DO UPDATE SET type = excluded.type, op = excluded.op, src = excluded.src,
          dst = excluded.dst, ts = excluded.ts, ts_end = excluded.ts_end, count = excluded.count,
          bytes = excluded.bytes, attrs = excluded.attrs, seq = excluded.seq`,
-      (e, p, i, ctx) => {
+      (b, r, p, i, ctx) => {
+        const rows = b.edges;
+        const at = r * EDGE_WIDTH;
         p[i] = ctx.runId;
-        p[i + 1] = e.id;
-        p[i + 2] = e.type;
-        p[i + 3] = e.op;
-        p[i + 4] = e.from;
-        p[i + 5] = e.to;
-        p[i + 6] = e.ts;
-        p[i + 7] = e.tsEnd;
-        p[i + 8] = e.count;
-        p[i + 9] = e.bytes;
-        p[i + 10] = JSON.stringify(e.attrs);
+        p[i + 1] = rows[at];
+        p[i + 2] = b.words[rows[at + 1] as number];
+        p[i + 3] = b.words[rows[at + 2] as number];
+        for (let k = 3; k < EDGE_WIDTH; k++) p[i + 1 + k] = rows[at + k];
         p[i + 11] = ++ctx.seq;
         p[i + 12] = ctx.machine;
       },
@@ -483,12 +449,13 @@ export class SqliteStore implements GraphStore {
       }
       this.stepWatermark.set(ctx.runId, watermark);
     };
-    const problems = bulkInsert<Problem, { runId: number }>(
+    const problems = bulkInsert<readonly Problem[], { runId: number }>(
       db,
       "INSERT INTO problems (run_id, file, line, message, text) VALUES",
       5,
       "",
-      (pr, p, i, ctx) => {
+      (rows, r, p, i, ctx) => {
+        const pr = rows[r] as Problem;
         p[i] = ctx.runId;
         p[i + 1] = pr.file;
         p[i + 2] = pr.line;
@@ -496,15 +463,20 @@ export class SqliteStore implements GraphStore {
         p[i + 4] = pr.text;
       },
     );
-    const tx = db.transaction((runId: number, batch: Batch) => {
+    const tx = db.transaction((runId: number, batch: PackedBatch) => {
       const machine = runMachine.get(runId) as string | undefined;
       if (machine === undefined) throw new StoreError(this.path, `no run ${runId}`);
       const ctx = { runId, seq: Number(getSeq.get()), machine };
       // duplicates inside one multi-row statement would make ON CONFLICT fail: the last write wins
-      nodes(dedupeById(batch.nodes), ctx);
-      edges(dedupeById(batch.edges), ctx);
+      const deduped: PackedBatch = {
+        ...batch,
+        nodes: dedupePacked(batch.nodes, NODE_WIDTH),
+        edges: dedupePacked(batch.edges, EDGE_WIDTH),
+      };
+      nodes(deduped, deduped.nodes.length / NODE_WIDTH, ctx);
+      edges(deduped, deduped.edges.length / EDGE_WIDTH, ctx);
       steps(batch.steps, ctx);
-      problems(batch.problems, ctx);
+      problems(batch.problems, batch.problems.length, ctx);
       setSeq.run(String(ctx.seq));
     });
     return (runId, batch) => {
@@ -521,6 +493,17 @@ export class SqliteStore implements GraphStore {
   }
 
   async appendBatch(runId: number, batch: Batch): Promise<void> {
+    let packed: PackedBatch;
+    try {
+      packed = packBatch(batch);
+    } catch (err) {
+      throw this.fail(`cannot append batch to run ${runId}`, err);
+    }
+    return this.appendPacked(runId, packed);
+  }
+
+  /** appendBatch of a batch packed already (by the store worker's caller, see packed-batch.ts). */
+  async appendPacked(runId: number, batch: PackedBatch): Promise<void> {
     try {
       if (this.appendTx === null) this.appendTx = this.buildAppend();
       this.appendTx(runId, batch);

@@ -9,7 +9,8 @@ import type { Step } from "./store-types.js";
  * Encoding, a JSON array: [calls, resources, rets, baseStart, baseSeq, rows...] where calls,
  * resources and rets are the chunk's distinct strings, and each step is 11 numbers in `rows`:
  * seq - baseSeq, pid, call index, resource index, count, bytes, errors, start - baseStart,
- * end - start, dur, ret index (-1: null).
+ * end - start, dur, ret index (-1: null). A seventh element, only when some step has database
+ * queries: {index of the step in the chunk: its queries}.
  */
 export const STEP_CHUNK_SIZE = 4096;
 
@@ -71,19 +72,28 @@ export function encodeStepChunk(steps: readonly Step[], from = 0, to = steps.len
       s.ret === null ? -1 : index(s.ret, retIdx, rets),
     );
   }
-  const data = `[${JSON.stringify(calls)},${JSON.stringify(resources)},${JSON.stringify(rets)},${baseStart},${baseSeq},${JSON.stringify(rows)}]`;
+  // the steps' database queries, when any: {row index: queries}, a seventh element older readers ignore
+  let queries: Record<number, string[]> | null = null;
+  for (let i = from; i < to; i++) {
+    const q = (steps[i] as Step).queries;
+    if (q === undefined || q.length === 0) continue;
+    if (queries === null) queries = {};
+    queries[i - from] = q;
+  }
+  const data = `[${JSON.stringify(calls)},${JSON.stringify(resources)},${JSON.stringify(rets)},${baseStart},${baseSeq},${JSON.stringify(rows)}${queries ? `,${JSON.stringify(queries)}` : ""}]`;
   return { minStart: baseStart, maxStart, count: to - from, data };
 }
 
 /** Decode a chunk back into its steps, in (start, seq) order. */
 export function decodeStepChunk(data: string): Step[] {
-  const [calls, resources, rets, baseStart, baseSeq, rows] = JSON.parse(data) as [
+  const [calls, resources, rets, baseStart, baseSeq, rows, queries] = JSON.parse(data) as [
     string[],
     string[],
     string[],
     number,
     number,
     number[],
+    Record<string, string[]> | undefined,
   ];
   const out = new Array<Step>(rows.length / FIELDS);
   for (let i = 0, k = 0; k < rows.length; i++, k += FIELDS) {
@@ -103,6 +113,8 @@ export function decodeStepChunk(data: string): Step[] {
       ret: ret < 0 ? null : (rets[ret] as string),
     };
   }
+  if (queries !== undefined)
+    for (const [i, q] of Object.entries(queries)) (out[Number(i)] as Step).queries = q;
   return out;
 }
 

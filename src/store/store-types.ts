@@ -78,6 +78,8 @@ export interface Step {
   dur: number;
   /** return of the last call of the step */
   ret: string | null;
+  /** database queries the step's socket writes carried (`protocol: text`), at most 16 */
+  queries?: string[];
 }
 
 /** A bad input reported with where it was. */

@@ -1,6 +1,7 @@
 // Worker entry of WorkerStore (src/store/worker-store.ts): owns one SqliteStore and runs the requests
 // it receives one after another, in the order they were posted.
 import { parentPort, workerData } from "node:worker_threads";
+import type { PackedBatch } from "./packed-batch.js";
 import { openSqliteStore, type SqliteStore } from "./sqlite-store.js";
 import { StoreError } from "./store-error.js";
 import type { LineageQuery, PathQuery, Step } from "./store-types.js";
@@ -68,6 +69,8 @@ function serve(): void {
     switch (req.op) {
       case "appendBatch":
         return s.appendBatch(a[0] as number, a[1] as Parameters<SqliteStore["appendBatch"]>[1]);
+      case "appendPacked":
+        return s.appendPacked(a[0] as number, a[1] as PackedBatch);
       case "createRun":
         return s.createRun(a[0] as Parameters<SqliteStore["createRun"]>[0]);
       case "updateRun":

@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
 import { startThread } from "../util/threads.js";
+import { type PackedBatch, packBatch } from "./packed-batch.js";
 import { StoreError } from "./store-error.js";
 import type {
   Batch,
@@ -170,16 +171,24 @@ export class WorkerStore implements GraphStore {
   }
 
   async appendBatch(runId: number, batch: Batch): Promise<void> {
+    this.check();
+    // packed here, on the caller's thread: what crosses is flat arrays, attributes serialized
+    let packed: PackedBatch;
+    try {
+      packed = packBatch(batch);
+    } catch (err) {
+      throw new StoreError(this.path, `cannot append batch to run ${runId}`, err);
+    }
     if (!this.knownRuns.has(runId)) {
       // first batch of a run this store did not create: wait, so that a missing run is reported here
-      await this.call("appendBatch", [runId, batch]);
+      await this.call("appendPacked", [runId, packed]);
       this.knownRuns.add(runId);
       return;
     }
     this.check();
-    // postMessage clones the batch now: the caller may mutate its objects as soon as we return
+    // the batch is packed (copied) already: the caller may mutate its objects as soon as we return
     this.inFlight++;
-    this.send("appendBatch", [runId, batch], true).then(
+    this.send("appendPacked", [runId, packed], true).then(
       () => this.acked(),
       (err: StoreError) => {
         if (this.failure === null && this.dead === null) this.failure = err;

@@ -155,8 +155,12 @@ int main(void) {
     expect(run.tracerCommand).toContain("signal=all");
   });
 
-  it("records environments only with --env, and --redact hides their secrets on export", () => {
-    const env = { PF_API_TOKEN: "tok-123456", PF_PLAIN: "visible" };
+  it("records environments only with --env, their secrets redacted as recorded unless --keep-secrets", () => {
+    const env = {
+      PF_API_TOKEN: "tok-123456",
+      PF_PLAIN: "visible",
+      PF_URL: "https://u:pw-9876@example.invalid/",
+    };
     expect(
       runCli(["trace", "--db", db, "--name", "noenv", "-q", "--", "true"], { cwd: dir, env }).status,
     ).toBe(0);
@@ -166,11 +170,52 @@ int main(void) {
       runCli(["trace", "--db", db, "--name", "withenv", "-q", "--env", "--", "true"], { cwd: dir, env })
         .status,
     ).toBe(0);
-    const full = runCli(["export", "--db", db, "withenv", "--format", "prov-json"]).stdout;
+    const recorded = runCli(["export", "--db", db, "withenv", "--format", "prov-json"]).stdout;
+    expect(recorded).toContain("PF_API_TOKEN=***");
+    expect(recorded).toContain("PF_URL=https://u:***@example.invalid/");
+    expect(recorded).not.toContain("tok-123456");
+    expect(recorded).not.toContain("pw-9876");
+    expect(recorded).toContain("PF_PLAIN=visible");
+    expect(
+      runCli(["trace", "--db", db, "--name", "rawenv", "-q", "--env", "--keep-secrets", "--", "true"], {
+        cwd: dir,
+        env,
+      }).status,
+    ).toBe(0);
+    const full = runCli(["export", "--db", db, "rawenv", "--format", "prov-json"]).stdout;
     expect(full).toContain("PF_API_TOKEN=tok-123456");
-    const redacted = runCli(["export", "--db", db, "withenv", "--format", "prov-json", "--redact"]).stdout;
+    const redacted = runCli(["export", "--db", db, "rawenv", "--format", "prov-json", "--redact"]).stdout;
     expect(redacted).not.toContain("tok-123456");
     expect(redacted).toContain("PF_PLAIN=visible");
+  });
+
+  it("--redact hides secrets in command lines as they are recorded", () => {
+    const r = runCli(
+      [
+        "trace",
+        "--db",
+        db,
+        "--name",
+        "argv",
+        "-q",
+        "--redact",
+        "--",
+        "sh",
+        "-c",
+        "true",
+        "x",
+        "--db-password=hunter2",
+        "postgres://a:b-secret@h/d",
+      ],
+      { cwd: dir },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const all =
+      runCli(["export", "--db", db, "argv", "--format", "jsonl"]).stdout +
+      runCli(["runs", "--db", db, "--json"]).stdout;
+    expect(all).not.toContain("hunter2");
+    expect(all).not.toContain("b-secret");
+    expect(all).toContain("--db-password=***");
   });
 
   it("keeps the log with -o and the command's stdin", () => {

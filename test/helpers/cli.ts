@@ -5,7 +5,8 @@ import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const CLI = join(ROOT, "dist/provflow.js");
-export const SHARED = resolve(ROOT, "../shared");
+/** ../shared beside the repository (as CI lays it), or PROVFLOW_SHARED (a git worktree elsewhere). */
+export const SHARED = process.env.PROVFLOW_SHARED ?? resolve(ROOT, "../shared");
 export const CORPUS = join(SHARED, "corpus");
 
 export function tempDir(prefix = "provflow-test-"): string {

@@ -1,5 +1,14 @@
 import { connect, createServer } from "node:net";
 
+/** A TCP port free on loopback right now (for an embedded broker). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
 /** The test broker: Mosquitto on loopback (override with PROVFLOW_TEST_MQTT). */
 export const MQTT_URL = process.env.PROVFLOW_TEST_MQTT ?? "mqtt://127.0.0.1:1883";
 
@@ -92,13 +101,4 @@ export function expectedCounts(docs: readonly string[]): ExpectedCounts {
   let edges = 0;
   for (const [from, to] of rels.values()) if (nodes.has(from) && nodes.has(to)) edges++;
   return { documents: docs.length, nodes: nodes.size, edges, waiting: rels.size - edges };
-}
-
-/** A TCP port free on loopback right now (for a broker or a server started next). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }

@@ -1,3 +1,4 @@
+import { setAttr } from "../../events/attrs-text.js";
 import type { ProvClass, ProvEvent, ProvNodeEvent, SourceLocation } from "../../events/event-types.js";
 import { keptAttributes } from "../prov-json/prov-json-mapper.js";
 import {
@@ -118,27 +119,27 @@ export function camflowNode(input: CamflowNodeInput, machineHint?: string): Prov
         : `packet://camflow/${key}`;
   } else gid = `camflow://${machine ?? "-"}/${boot ?? "-"}/${objectId}`;
 
-  a.sourceId = input.id;
-  a.sourceType = type;
-  if (machine !== undefined) a.machineId = machine;
-  if (boot !== undefined) a.bootId = boot;
+  setAttr(a, "sourceId", input.id);
+  setAttr(a, "sourceType", type);
+  if (machine !== undefined) setAttr(a, "machineId", machine);
+  if (boot !== undefined) setAttr(a, "bootId", boot);
   const uid = valueNumber(field(a, "cf:uid", "uid"));
-  if (uid !== undefined) a.uid = uid;
+  if (uid !== undefined) setAttr(a, "uid", uid);
   if (kind.type === "process") {
     const pid = valueNumber(field(a, "cf:pid", "pid"));
-    if (pid !== undefined) a.pid = pid;
+    if (pid !== undefined) setAttr(a, "pid", pid);
   } else if (kind.type === "memory") {
     const tgid = valueNumber(field(a, "cf:tgid", "tgid"));
-    if (tgid !== undefined) a.pid = tgid;
+    if (tgid !== undefined) setAttr(a, "pid", tgid);
   } else if (kind.type === "path") {
     const p = valueText(field(a, "cf:pathname", "pathname"));
-    if (p !== undefined) a.path = p;
+    if (p !== undefined) setAttr(a, "path", p);
   } else if (kind.type === "machine") {
     const host = valueText(field(a, "cf:u_nodename", "u_nodename") ?? field(a, "cf:nodename", "nodename"));
-    if (host !== undefined) a.host = host;
+    if (host !== undefined) setAttr(a, "host", host);
   }
   const ino = valueText(field(a, "cf:ino", "ino"));
-  if (ino !== undefined && kind.type !== "process") a.inode = ino;
+  if (ino !== undefined && kind.type !== "process") setAttr(a, "inode", ino);
   return {
     kind: "prov.node",
     key,
@@ -166,6 +167,8 @@ const CAMFLOW_RELATION: RelationSpec = {
 
 export class CamflowW3cMapper implements ProvRecordMapper {
   readonly usesPrefixes = false;
+  /** records keep their JSON text: the attributes are the record plus setAttr's additions */
+  readonly keepsRecordText = true;
   /** the machine of the records that do not say (the MQTT topic's), if known */
   machineHint: string | undefined;
 
@@ -207,8 +210,8 @@ export class CamflowW3cMapper implements ProvRecordMapper {
     const spec = section === "relation" ? CAMFLOW_RELATION : RELATION_SECTIONS[section];
     if (!spec) return;
     const attrs = keptAttributes(rec, section, id, at, cx, true);
-    attrs.sourceId = id;
-    if (relType !== undefined) attrs.sourceType = relType;
+    setAttr(attrs, "sourceId", id);
+    if (relType !== undefined) setAttr(attrs, "sourceType", relType);
     const from = valueText(rec[spec.from]);
     const to = valueText(rec[spec.to]);
     this.emit({

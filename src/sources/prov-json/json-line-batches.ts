@@ -1,3 +1,4 @@
+import { isAscii } from "node:buffer";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import type { LineBatch } from "../line-batches.js";
@@ -40,10 +41,14 @@ export async function* readJsonLineBatches(stream: Readable, maxPiece = 1 << 20)
     return batch;
   };
 
+  /** the decoder holds no part of a character (the last byte read was ASCII) */
+  let clean = true;
   for await (const chunk of stream) {
     const buf = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
     pendingBytes += buf.length;
-    const text = decoder.write(buf);
+    // ASCII (most logs) needs no UTF-8 decoding: one byte, one character
+    const text = clean && isAscii(buf) ? buf.toString("latin1") : decoder.write(buf);
+    if (buf.length > 0) clean = (buf[buf.length - 1] as number) < 0x80;
     let start = 0;
     for (;;) {
       const nl = text.indexOf("\n", start);

@@ -18,6 +18,8 @@
  * mode a line whose first non-blank character is `{` or `[`), and scanning goes on.
  */
 
+import { keepAttrsJson } from "../../events/attrs-text.js";
+
 export interface ScanPos {
   line: number;
   col: number;
@@ -46,6 +48,11 @@ export type ScanMode = "prov" | "spade";
 export interface ScannerOptions {
   /** a record larger than this is skipped and reported (default 64 MiB) */
   maxRecordChars?: number;
+  /**
+   * keep the JSON text of records read in one piece beside their object (events/attrs-text.ts), for
+   * a mapper that hands the record on as attributes
+   */
+  keepRecordText?: boolean;
 }
 
 // frame kinds
@@ -140,7 +147,10 @@ export class JsonScanner {
     opts: ScannerOptions = {},
   ) {
     this.maxRecord = opts.maxRecordChars ?? 64 << 20;
+    this.keepText = opts.keepRecordText === true;
   }
+
+  private readonly keepText: boolean;
 
   /** Nothing open: between documents. */
   get idle(): boolean {
@@ -460,6 +470,8 @@ export class JsonScanner {
     }
     // integers beyond 2^53 stay exact, as parseJsonText keeps them
     if (hasUnsafeInteger(value)) value = parseJsonText(raw);
+    else if (this.keepText && value !== null && typeof value === "object" && !Array.isArray(value))
+      keepAttrsJson(value, raw);
     this.sink.record(
       f.kind === FRAGMENT ? null : f.kind === BUNDLES ? "bundle" : f.name,
       f.key,

@@ -76,6 +76,11 @@ export interface DocContext {
 export interface ProvRecordMapper {
   /** names must be expanded with the document's prefixes: records before `prefix` wait for it */
   readonly usesPrefixes: boolean;
+  /**
+   * records reach `record` with their JSON text kept (events/attrs-text.ts): the mapper keeps it
+   * true of the attributes it hands on (setAttr), or drops it
+   */
+  readonly keepsRecordText?: boolean;
   /** whether a section name is known (an unknown one is reported once per document) */
   knowsSection(name: string): boolean;
   /** A record of a section, or a bare member (`section` null). */

@@ -36,7 +36,7 @@ export class ProvJsonParser implements LineParser {
     const mapper = makeMapper((ev) => reader!.emit(ev));
     reader = new ProvDocumentReader(file, mapper);
     this.reader = reader;
-    this.scanner = new JsonScanner("prov", reader);
+    this.scanner = new JsonScanner("prov", reader, { keepRecordText: mapper.keepsRecordText === true });
   }
 
   push(lines: string[], firstLine: number): ProvEvent[] {

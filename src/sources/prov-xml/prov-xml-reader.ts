@@ -5,7 +5,7 @@ import type { ProvRecordSink } from "./prov-record-sink.js";
 
 /** saxes, loaded when an XML file is read (other commands need not pay for it) */
 let saxesModule: typeof import("saxes") | undefined;
-function saxes(): typeof import("saxes") {
+export function saxes(): typeof import("saxes") {
   saxesModule ??= createRequire(import.meta.url)("saxes") as typeof import("saxes");
   return saxesModule;
 }

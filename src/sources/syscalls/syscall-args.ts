@@ -301,6 +301,8 @@ export function resourceName(r: ResourceRef): string {
     case "anon":
     case "unknown":
       return r.name;
+    case "registry":
+      return r.key;
   }
 }
 

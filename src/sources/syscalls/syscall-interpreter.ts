@@ -8,6 +8,7 @@ import type {
   SocketEvent,
   SourceLocation,
 } from "../../events/event-types.js";
+import { iovBytes, protocolHint, recognizeDbMessages, straceBytes } from "./db-protocols.js";
 import {
   AT_FDCWD,
   cString,
@@ -586,6 +587,7 @@ export class SyscallInterpreter {
   private record(r: SyscallRecord, proc: Proc): void {
     this.curRes = "";
     this.curBytes = undefined;
+    this.curQueries = undefined;
     const h =
       r.incomplete === true
         ? undefined
@@ -610,12 +612,17 @@ export class SyscallInterpreter {
     if (this.curBytes !== undefined) ev.bytes = this.curBytes;
     if (r.errno !== undefined) ev.errno = r.errno;
     if (r.dur !== undefined) ev.dur = r.dur;
+    if (this.curQueries !== undefined) {
+      ev.queries = this.curQueries;
+      this.curQueries = undefined;
+    }
     this.out.push(ev);
   }
 
-  // resource name and byte count of the current record, for its call event
+  // resource name, byte count and database queries of the current record, for its call event
   private curRes = "";
   private curBytes: number | undefined;
+  private curQueries: string[] | undefined;
 
   private isOk(r: SyscallRecord): boolean {
     return r.incomplete !== true && r.errno === undefined;
@@ -1192,11 +1199,30 @@ export class SyscallInterpreter {
         const sa = sockaddr(r.args[4]);
         if (sa?.address !== undefined) ev.address = sa.address;
       }
+      if (write && ok && bytes !== undefined && bytes > 0) {
+        const queries = this.dbQueries(r, res);
+        if (queries !== undefined) {
+          ev.queries = queries;
+          this.curQueries = queries;
+        }
+      }
       this.curRes = resourceName(res);
       this.out.push(ev);
       return;
     }
     this.accessIo(r, proc, write ? "write" : "read", res, bytes, fd);
+  }
+
+  /** Database queries in the buffer written to a socket (PostgreSQL, MySQL, Redis), when strace printed it. */
+  private dbQueries(r: SyscallRecord, res: ResourceRef & { type: "socket" }): string[] | undefined {
+    const arg = r.args[1];
+    if (arg === undefined) return undefined;
+    const buf =
+      r.name === "writev" || r.name === "sendmsg" || r.name === "pwritev" ? iovBytes(arg) : straceBytes(arg);
+    if (buf === null || buf.bytes.length === 0) return undefined;
+    const msgs = recognizeDbMessages(buf.bytes, buf.truncated, protocolHint(res.remote ?? res.path));
+    if (msgs.length === 0) return undefined;
+    return msgs.map((m) => `${m.protocol}: ${m.text}${m.truncated ? "…" : ""}`);
   }
 
   private onTransfer(r: SyscallRecord, proc: Proc, inIdx: number, outIdx: number): void {
