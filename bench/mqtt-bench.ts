@@ -1,12 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as mqtt from "mqtt";
 import pg from "pg";
 import { encodeCamflowPayload } from "../src/mqtt/camflow-payload.js";
-import { expectedCounts } from "../test/helpers/mqtt.js";
+import { expectedCounts, freePort } from "../test/helpers/mqtt.js";
 import { row } from "./bench-util.js";
 
 const SHARED = resolve(import.meta.dirname, "../../shared");
@@ -14,14 +13,6 @@ const CLI = resolve(import.meta.dirname, "../dist/provflow.js");
 const PG_URL = process.env.PROVFLOW_BENCH_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 const LOG = join(SHARED, "corpus/camflow/frap-dataset/mariadb-root-exploit-0.log");
 const MOSQUITTO = "/usr/sbin/mosquitto";
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function waitForLine(child: ChildProcess, what: RegExp, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {

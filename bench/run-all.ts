@@ -21,4 +21,5 @@ if (!only || only === "windows") out.push(...(await import("./procmon-bench.js")
 if (!only || only === "detect") out.push(...(await (await import("./detect-bench.js")).detectBench()), "");
 if (!only || only === "mqtt") out.push(...(await (await import("./mqtt-bench.js")).mqttBench()), "");
 if (!only || only === "lineage") out.push(...(await (await import("./lineage-bench.js")).lineageBench()), "");
+if (!only || only === "server") out.push(...(await (await import("./server-bench.js")).serverBench()), "");
 process.stdout.write(`${out.join("\n")}\n`);

@@ -1,6 +1,6 @@
-// Bundles the CLI into dist/provflow.js and the store's worker thread into dist/store-worker.js (ESM,
+// Bundles the CLI into dist/provflow.js, the store's worker thread into dist/store-worker.js (ESM,
 // Node 20). Native and runtime dependencies stay external.
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync } from "node:fs";
 import { build } from "esbuild";
 
 mkdirSync("dist", { recursive: true });
@@ -29,3 +29,17 @@ await build({
   sourcemap: "linked",
   logLevel: "warning",
 });
+// the web UI of `provflow serve` (src/web: plain TypeScript, sigma + graphology bundled) into dist/web
+mkdirSync("dist/web", { recursive: true });
+await build({
+  entryPoints: ["src/web/main.ts"],
+  outfile: "dist/web/app.js",
+  bundle: true,
+  platform: "browser",
+  format: "esm",
+  target: "es2022",
+  minify: true,
+  sourcemap: "linked",
+  logLevel: "warning",
+});
+for (const f of ["index.html", "app.css"]) copyFileSync(`src/web/${f}`, `dist/web/${f}`);

@@ -67,6 +67,34 @@ describe("line batches", () => {
   });
 });
 
+describe("followFileLines while the writer is quiet", () => {
+  it("yields empty batches every idleMs, and none while lines keep coming", async () => {
+    const file = join(tempDir(), "growing.log");
+    writeFileSync(file, "1 first\n");
+    let finish!: () => void;
+    const done = new Promise<void>((r) => {
+      finish = r;
+    });
+    const seen: { lines: number; at: number }[] = [];
+    const t0 = Date.now();
+    const got = (async () => {
+      for await (const b of followFileLines(file, { done, pollMs: 5, idleMs: 40 }))
+        seen.push({ lines: b.lines.length, at: Date.now() - t0 });
+    })();
+    await new Promise((r) => setTimeout(r, 150));
+    appendFileSync(file, "2 second\n");
+    await new Promise((r) => setTimeout(r, 20));
+    finish();
+    await got;
+    const empty = seen.filter((s) => s.lines === 0);
+    expect(seen.filter((s) => s.lines > 0).map((s) => s.lines)).toEqual([1, 1]);
+    // about 150 / 40 quiet marks, never two within idleMs of each other
+    expect(empty.length).toBeGreaterThanOrEqual(2);
+    expect(empty.length).toBeLessThanOrEqual(4);
+    for (let i = 1; i < empty.length; i++) expect(empty[i]!.at - empty[i - 1]!.at).toBeGreaterThanOrEqual(38);
+  });
+});
+
 describe("LineSplitter on a line longer than many chunks", () => {
   it("joins a 4 MB line cut into 1000 pieces, with the lines around it, and the pending count", () => {
     const long = "x".repeat(4 << 20);

@@ -321,6 +321,55 @@ describe.skipIf(!up)("PostgreSQL store", () => {
       await store.close();
     });
 
+    it("hands out no change past an older stamp a writer still in progress holds", async () => {
+      const schema = freshSchema();
+      const store = openPostgresStore(schemaUrl(schema));
+      const id = await store.createRun(newRun("race"));
+      await store.appendBatch(id, { ...empty, nodes: [fileNode(1, "/first")] });
+      const start = await store.getChanges(id);
+      expect(start.nodes.map((n) => n.id)).toEqual([1]);
+      // a second writer takes an older stamp, and is slow to commit
+      const { default: pgMod } = await import("pg");
+      const slow = new pgMod.Client({ connectionString: "postgres://postgres@127.0.0.1:5432/test" });
+      await slow.connect();
+      try {
+        await slow.query("BEGIN");
+        await slow.query(
+          `INSERT INTO "${schema}".nodes (run_id, id, kind, type, gid, version, label, attrs, machine_id)
+           VALUES ($1, 2, 'entity', 'file', 'file://h/slow', 0, '/slow', '{}', '')`,
+          [id],
+        );
+        // a later stamp, committed first
+        await store.appendBatch(id, { ...empty, nodes: [fileNode(3, "/fast")] });
+        expect((await store.getNodes(id)).map((n) => n.id)).toEqual([1, 3]);
+        const held = await store.getChanges(id, { since: start.cursor });
+        expect(held.nodes).toEqual([]);
+        expect(held.cursor).toBe(start.cursor);
+        await slow.query("COMMIT");
+      } finally {
+        await slow.end();
+      }
+      // the old look becomes safe once the slow writer ended: both come, the older first
+      await store.getChanges(id, { since: start.cursor });
+      const both = await store.getChanges(id, { since: start.cursor });
+      expect(both.nodes.map((n) => n.id)).toEqual([2, 3]);
+      // a transaction elsewhere in the database (another program's table) holds nothing back
+      const other = new pgMod.Client({ connectionString: "postgres://postgres@127.0.0.1:5432/test" });
+      await other.connect();
+      try {
+        await other.query(`CREATE TABLE "${schema}".unrelated (x int)`);
+        await other.query("BEGIN");
+        await other.query(`INSERT INTO "${schema}".unrelated VALUES (1)`);
+        await store.appendBatch(id, { ...empty, nodes: [fileNode(4, "/meanwhile")] });
+        const now = await store.getChanges(id, { since: both.cursor });
+        expect(now.nodes.map((n) => n.id)).toEqual([4]);
+        await other.query("ROLLBACK");
+      } finally {
+        await other.end();
+      }
+      await store.close();
+    });
+
     it("refuses a schema from a newer provflow, and tables that are not ours", async () => {
       const newer = freshSchema();
       const s1 = openPostgresStore(schemaUrl(newer));

@@ -271,6 +271,110 @@ export function defineStoreContract(
       expect((await store.getEdges(id, { types: ["wasInformedBy"] }))[0]).toEqual(edges[0]);
     });
 
+    it("filters nodes by category, time window and text, edges by time window, and pages by keyset", async () => {
+      const id = await store.createRun(newRun("browse"));
+      const nodes: GraphNode[] = [
+        processNode(1, 10, ["/bin/sh", "-c", "make all"], 100, 900),
+        { ...processNode(2, 11, ["cc", "-O2", "x.c"], 200, 300), attrs: { pid: 11, exe: "/usr/bin/gcc-12" } },
+        fileNode(3, "/usr/lib/libc.so.6", 0, { category: "shared-library" }),
+        fileNode(4, "/home/ci/x.c", 0, { category: "user-data" }),
+        fileNode(5, "/tmp/50%_done", 0, { category: "temporary" }),
+        { ...fileNode(6, "/home/ci/x.o", 0, { category: "user-data" }), start: 250, end: 260 },
+      ];
+      const edges: GraphEdge[] = [
+        edge(1, "wasInformedBy", "fork", 2, 1, 200),
+        edge(2, "used", "read", 2, 4, 210),
+        { ...edge(3, "wasGeneratedBy", "write", 6, 2, 250), tsEnd: 290 },
+        edge(4, "used", "map", 1, 3, null),
+      ];
+      await store.appendBatch(id, batch({ nodes, edges }));
+      const ids = (ns: GraphNode[]) => ns.map((n) => n.id);
+      expect(ids(await store.getNodes(id, { categories: ["user-data"] }))).toEqual([4, 6]);
+      expect(ids(await store.getNodes(id, { categories: ["user-data", "temporary"], afterId: 4 }))).toEqual([
+        5, 6,
+      ]);
+      // processes alive in [310, 400]: only the shell; in [240, 255]: both, and the file written then
+      expect(ids(await store.getNodes(id, { from: 310, to: 400 }))).toEqual([1]);
+      expect(ids(await store.getNodes(id, { from: 240, to: 255 }))).toEqual([1, 2, 6]);
+      expect(ids(await store.getNodes(id, { to: 150 }))).toEqual([1]);
+      // text: label or executable, any case, % and _ taken literally
+      expect(ids(await store.getNodes(id, { match: "GCC" }))).toEqual([2]);
+      expect(ids(await store.getNodes(id, { match: "x." }))).toEqual([2, 4, 6]);
+      expect(ids(await store.getNodes(id, { match: "50%_" }))).toEqual([5]);
+      expect(ids(await store.getNodes(id, { match: "%" }))).toEqual([5]);
+      expect(ids(await store.getNodes(id, { match: "make", types: ["file"] }))).toEqual([]);
+      expect(ids(await store.getNodes(id, { afterId: 2, limit: 2 }))).toEqual([3, 4]);
+      const eids = (es: GraphEdge[]) => es.map((e) => e.id);
+      expect(eids(await store.getEdges(id, { from: 205, to: 260 }))).toEqual([2, 3]);
+      expect(eids(await store.getEdges(id, { from: 280 }))).toEqual([3]);
+      expect(eids(await store.getEdges(id, { afterId: 1, nodeIds: [2] }))).toEqual([2, 3]);
+    });
+
+    it("hands out what changed since a cursor: new and rewritten nodes and edges, in pages, run by run", async () => {
+      const id = await store.createRun(newRun("live"));
+      const other = await store.createRun(newRun("other"));
+      const seq0 = await store.currentSeq();
+      expect(await store.getChanges(id)).toEqual({ nodes: [], edges: [], cursor: 0, more: false });
+      const sh = processNode(1, 10, ["sh"], 100, null);
+      await store.appendBatch(
+        id,
+        batch({ nodes: [sh, fileNode(2, "/a")], edges: [edge(1, "wasGeneratedBy", "write", 2, 1, 120)] }),
+      );
+      await store.appendBatch(other, batch({ nodes: [fileNode(1, "/elsewhere")] }));
+      expect(await store.currentSeq()).toBeGreaterThan(seq0);
+      const all = await store.getChanges(id);
+      expect(all.nodes.map((n) => n.id)).toEqual([1, 2]);
+      expect(all.edges.map((e) => e.id)).toEqual([1]);
+      expect(all.nodes[0]).toEqual(sh);
+      expect(all.more).toBe(false);
+      expect(all.cursor).toBeGreaterThan(seq0);
+      // nothing new: same cursor, nothing handed out
+      expect(await store.getChanges(id, { since: all.cursor })).toMatchObject({
+        nodes: [],
+        edges: [],
+        more: false,
+      });
+      // the shell ends, a file is deleted, a new process appears
+      const ended = { ...sh, end: 500, attrs: { ...sh.attrs, exitCode: 0 } };
+      const gone = fileNode(2, "/a", 0, { deleted: true });
+      await store.appendBatch(
+        id,
+        batch({
+          nodes: [ended, processNode(3, 11, ["rm", "/a"], 300, 400), gone],
+          edges: [
+            edge(2, "wasInformedBy", "fork", 3, 1, 300),
+            edge(3, "wasInvalidatedBy", "delete", 2, 3, 350),
+          ],
+        }),
+      );
+      const next = await store.getChanges(id, { since: all.cursor });
+      expect(next.nodes.map((n) => n.id).sort()).toEqual([1, 2, 3]);
+      expect(next.nodes.find((n) => n.id === 1)).toEqual(ended);
+      expect(next.nodes.find((n) => n.id === 2)?.attrs.deleted).toBe(true);
+      expect(next.edges.map((e) => e.id)).toEqual([2, 3]);
+      expect(next.cursor).toBeGreaterThan(all.cursor);
+      // paging by 2 walks the same 7 elements once each, the last page says no more
+      const seen: string[] = [];
+      let cursor = 0;
+      for (let pages = 0; ; pages++) {
+        expect(pages).toBeLessThan(10);
+        const page = await store.getChanges(id, { since: cursor, limit: 2 });
+        expect(page.nodes.length + page.edges.length).toBeLessThanOrEqual(2);
+        seen.push(...page.nodes.map((n) => `n${n.id}`), ...page.edges.map((e) => `e${e.id}`));
+        expect(page.cursor).toBeGreaterThanOrEqual(cursor);
+        cursor = page.cursor;
+        if (!page.more) break;
+      }
+      expect(seen.sort()).toEqual(["e1", "e2", "e3", "n1", "n2", "n3"]);
+      expect((await store.getChanges(other)).nodes.map((n) => n.label)).toEqual(["/elsewhere"]);
+      // limit 0: the cursor of now, nothing else; what is written after it comes, nothing before
+      const now = await store.getChanges(id, { limit: 0 });
+      expect(now).toMatchObject({ nodes: [], edges: [], more: false });
+      expect(now.cursor).toBeGreaterThanOrEqual(next.cursor);
+      await store.appendBatch(id, batch({ nodes: [fileNode(9, "/later")] }));
+      expect((await store.getChanges(id, { since: now.cursor })).nodes.map((n) => n.id)).toEqual([9]);
+    });
+
     it("hands steps over in (start, seq) order, in batches across the batch-size boundary", async () => {
       const id = await store.createRun(newRun("s"));
       const steps: Step[] = [];

@@ -13,6 +13,12 @@ import { CaptureError } from "../util/errors.js";
 import type { HostInfo } from "../util/host-info.js";
 import { planTracer, preflight, type TracerName, whichSync } from "./tracer-command.js";
 
+/**
+ * While the traced command runs, what was read is written at least this often (ms), so that the run
+ * grows in the store as it runs (provflow serve shows it live); a busy trace writes every 5000 events anyway.
+ */
+const LIVE_FLUSH_MS = 500;
+
 export interface TraceOptions {
   store: GraphStore;
   host: HostInfo;
@@ -118,7 +124,7 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
       [
         {
           label: log,
-          batches: followFileLines(log, { done: exited }),
+          batches: followFileLines(log, { done: exited, idleMs: LIVE_FLUSH_MS }),
           parser: format.createParser({ file: log, ctx }),
         },
       ],
@@ -128,6 +134,7 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
         ctx,
         user: opts.host.uid !== null ? { uid: opts.host.uid, name: opts.host.user ?? undefined } : undefined,
         onProblem: opts.onProblem,
+        flushMs: LIVE_FLUSH_MS,
         redact: { env: !opts.keepSecrets, argv: opts.redactArgv === true },
       },
     );

@@ -31,6 +31,7 @@ import { registerMqttCommands } from "./mqtt-command.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
 import { queryCommand } from "./query-command.js";
 import { formatRunsTable } from "./runs-table.js";
+import { serveCommand } from "./serve-command.js";
 import { watchCommand } from "./watch-command.js";
 
 const VERSION = "0.1.0";
@@ -448,8 +449,9 @@ export function buildProgram(): Command {
   detectCommand(program.command("detect"), { withStore, dbOption });
   miningCommand(program.command("mining"), { withStore, findRunOrLatest, dbOption });
   registerMqttCommands(program, { withStore, dbOption });
-  watchCommand(program.command("watch"));
   registerLineageCommands(program, { withStore, findRunOrLatest, dbOption });
+  serveCommand(program.command("serve"), { withStore, dbOption });
+  watchCommand(program.command("watch"));
 
   return program;
 }

@@ -19,6 +19,11 @@ export interface PipelineOptions {
   user?: { uid: number; name?: string };
   /** write to the store once this many events have been added since the last write */
   flushEvents?: number;
+  /**
+   * also write when this many ms passed since the last write and events wait (default: never): a
+   * run traced live shows up in the store, and in `provflow serve`, while it runs
+   */
+  flushMs?: number;
   /** called after each batch with the bytes consumed so far */
   onProgress?: (bytes: number) => void;
   /** called with each problem as it is found (for stderr reporting) */
@@ -55,6 +60,7 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
   const flushEvents = opts.flushEvents ?? 5_000;
   const stats: RunStats = { lines: 0, bytes: 0, events: 0, calls: 0, problems: 0 };
   let pendingEvents = 0;
+  let lastFlush = Date.now();
   let stopped = false;
 
   const flush = async (batch: Batch) => {
@@ -63,6 +69,7 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
       await opts.store.appendBatch(opts.runId, batch);
     }
     pendingEvents = 0;
+    lastFlush = Date.now();
   };
   const redact = opts.redact;
   const take = (events: ProvEvent[]) => {
@@ -82,13 +89,17 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
     for await (const batch of input.batches) {
       stats.lines += batch.lines.length;
       stats.bytes += batch.bytes;
-      const events =
-        batch.data && input.parser.pushBytes
-          ? input.parser.pushBytes(batch.data, batch.offset ?? 0)
-          : input.parser.push(batch.lines, batch.firstLine);
-      if (batch.origins) relocateProblems(events, batch.firstLine, batch.origins);
-      take(events);
-      if (pendingEvents >= flushEvents) await flush(builder.drain());
+      // an empty batch: the input is quiet (followFileLines' idleMs), only a time to write
+      if (batch.lines.length > 0 || (batch.data !== undefined && batch.data.length > 0)) {
+        const events =
+          batch.data && input.parser.pushBytes
+            ? input.parser.pushBytes(batch.data, batch.offset ?? 0)
+            : input.parser.push(batch.lines, batch.firstLine);
+        if (batch.origins) relocateProblems(events, batch.firstLine, batch.origins);
+        take(events);
+      }
+      const due = opts.flushMs !== undefined && pendingEvents > 0 && Date.now() - lastFlush >= opts.flushMs;
+      if (pendingEvents >= flushEvents || due) await flush(builder.drain());
       opts.onProgress?.(stats.bytes);
       if (opts.shouldStop?.()) {
         stopped = true;

@@ -108,6 +108,11 @@ export interface FollowOptions {
   done: Promise<unknown>;
   chunkSize?: number;
   pollMs?: number;
+  /**
+   * while nothing new is written, yield an empty batch every this many ms (default: never), so that
+   * the consumer can write what it holds while the writer is quiet (a live run shows up as it runs)
+   */
+  idleMs?: number;
 }
 
 /**
@@ -130,17 +135,23 @@ export async function* followFileLines(path: string, opts: FollowOptions): Async
   const fh = await open(path, "r");
   try {
     let pos = 0;
+    let quietSince = Date.now();
     for (;;) {
       const wasFinished = finished;
       const buf = Buffer.allocUnsafe(size);
       const { bytesRead } = await fh.read(buf, 0, size, pos);
       if (bytesRead > 0) {
         pos += bytesRead;
+        quietSince = Date.now();
         const batch = splitter.push(buf.subarray(0, bytesRead));
         if (batch) yield batch;
         continue;
       }
       if (wasFinished) break;
+      if (opts.idleMs !== undefined && Date.now() - quietSince >= opts.idleMs) {
+        quietSince = Date.now();
+        yield { lines: [], firstLine: 0, bytes: 0 };
+      }
       await sleep(poll);
     }
     const tail = splitter.end();

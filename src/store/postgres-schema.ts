@@ -19,7 +19,7 @@ export interface PgMigration {
   sql: string;
 }
 
-export const PG_SCHEMA_VERSION = 4;
+export const PG_SCHEMA_VERSION = 5;
 
 /** Tag stored in `meta` so that another program's tables are never mistaken for ours. */
 export const PG_APP_TAG = "provflow";
@@ -203,6 +203,15 @@ CREATE INDEX edges_src ON edges (run_id, src) INCLUDE (type, dst);
 CREATE INDEX edges_dst ON edges (run_id, dst) INCLUDE (type, src);
 CREATE INDEX nodes_path ON nodes (run_id, (attrs ->> 'path')) WHERE kind = 'entity';
 CREATE INDEX nodes_pid ON nodes (run_id, (attrs ->> 'pid')) WHERE kind = 'activity';
+`,
+  },
+  {
+    // version 5: "what changed since" (GraphStore.getChanges, the server's changes and events): the
+    // change stamps of a run's nodes and edges in order
+    version: 5,
+    sql: `
+CREATE INDEX nodes_seq ON nodes (run_id, seq);
+CREATE INDEX edges_seq ON edges (run_id, seq);
 `,
   },
 ];

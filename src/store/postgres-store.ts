@@ -7,6 +7,7 @@ import { parsePostgresUrl } from "./db-path.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import { type PathParams, pathParams, type WalkParams, walkParams } from "./lineage-params.js";
 import { MACHINE_RUN_SOURCE } from "./machine-rows.js";
+import { ChangeWatermark, pgChanges, pgEdgeClauses, pgNodeClauses } from "./postgres-changes.js";
 import { postgresLineage, postgresPaths } from "./postgres-lineage.js";
 import {
   compactCountsSql,
@@ -27,6 +28,8 @@ import { chunkSteps, compareSteps, decodeStepChunk, type StepScanStats } from ".
 import { StoreError } from "./store-error.js";
 import type {
   Batch,
+  ChangeQuery,
+  ChangeSet,
   EdgeFilter,
   GraphStore,
   LineageQuery,
@@ -1038,6 +1041,7 @@ export class PostgresStore implements GraphStore {
     if (filter.afterId !== undefined) add((p) => `id > ${p}`, filter.afterId);
     if (filter.types !== undefined) add((p) => `type = ANY(${p}::text[])`, filter.types);
     if (filter.ids !== undefined) add((p) => `id = ANY(${p}::bigint[])`, filter.ids);
+    pgNodeClauses(filter, add);
     if (filter.gids !== undefined) add((p) => `gid = ANY(${p}::text[])`, filter.gids);
     // the two below match the expressions of the indexes nodes_path and nodes_pid
     if (filter.paths !== undefined)
@@ -1065,6 +1069,7 @@ export class PostgresStore implements GraphStore {
     if (filter.nodeIds !== undefined) {
       add((p) => `(src = ANY(${p}::bigint[]) OR dst = ANY(${p}::bigint[]))`, filter.nodeIds);
     }
+    pgEdgeClauses(filter, add);
     params.push(filter.limit ?? null, filter.offset ?? 0);
     const sql = `SELECT id, type, op, src, dst, ts, ts_end, count, bytes, coalesce(attrs_text, attrs::text) AS attrs
       FROM edges WHERE ${where.join(" AND ")} ORDER BY id LIMIT $${params.length - 1} OFFSET $${params.length}`;
@@ -1072,6 +1077,14 @@ export class PostgresStore implements GraphStore {
       const rows = (await c.query<EdgeRow>(sql, params)).rows;
       return rows.map(edgeFromRow);
     });
+  }
+
+  private readonly watermark = new ChangeWatermark();
+
+  async getChanges(runId: number, query: ChangeQuery = {}): Promise<ChangeSet> {
+    return this.exclusive(`cannot read changes of run ${runId}`, (c) =>
+      pgChanges(c, this.watermark, runId, query),
+    );
   }
 
   /**

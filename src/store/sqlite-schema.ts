@@ -13,7 +13,7 @@ export interface Migration {
   data?: (db: Database.Database) => void;
 }
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** Tag stored in `meta` so another program's SQLite file is never mistaken for ours. */
 export const APP_TAG = "provflow";
@@ -176,6 +176,15 @@ CREATE INDEX edges_src ON edges (run_id, src, type, dst);
 CREATE INDEX edges_dst ON edges (run_id, dst, type, src);
 CREATE INDEX nodes_path ON nodes (run_id, json_extract(attrs, '$.path')) WHERE kind = 'entity';
 CREATE INDEX nodes_pid ON nodes (run_id, json_extract(attrs, '$.pid')) WHERE kind = 'activity';
+`,
+  },
+  {
+    // version 5: "what changed since" (GraphStore.getChanges, the server's changes and events): the
+    // change stamps of a run's nodes and edges in order
+    version: 5,
+    sql: `
+CREATE INDEX nodes_seq ON nodes (run_id, seq);
+CREATE INDEX edges_seq ON edges (run_id, seq);
 `,
   },
 ];

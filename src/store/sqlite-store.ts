@@ -6,6 +6,7 @@ import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import { pathParams, walkParams } from "./lineage-params.js";
 import { dedupePacked, EDGE_WIDTH, NODE_WIDTH, type PackedBatch, packBatch } from "./packed-batch.js";
+import { sqliteChanges, sqliteEdgeClauses, sqliteNodeClauses } from "./sqlite-changes.js";
 import { sqliteLineage, sqlitePaths } from "./sqlite-lineage.js";
 import { SqliteMachines } from "./sqlite-machines.js";
 import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
@@ -19,6 +20,8 @@ import {
 import { StoreError } from "./store-error.js";
 import type {
   Batch,
+  ChangeQuery,
+  ChangeSet,
   EdgeFilter,
   GraphStore,
   LineageQuery,
@@ -567,6 +570,7 @@ export class SqliteStore implements GraphStore {
       where.push("id IN (SELECT value FROM json_each(?))");
       params.push(JSON.stringify(filter.ids));
     }
+    sqliteNodeClauses(filter, where, params);
     if (filter.gids !== undefined) {
       where.push("gid IN (SELECT value FROM json_each(?))");
       params.push(JSON.stringify(filter.gids));
@@ -612,6 +616,7 @@ export class SqliteStore implements GraphStore {
       );
       params.push(runId, ids, runId, ids);
     }
+    sqliteEdgeClauses(filter, where, params);
     const sql = `SELECT id, type, op, src, dst, ts, ts_end, count, bytes, attrs FROM edges WHERE ${where.join(
       " AND ",
     )} ORDER BY id LIMIT ? OFFSET ?`;
@@ -718,6 +723,14 @@ export class SqliteStore implements GraphStore {
       ).all(runId, limit ?? -1) as Problem[];
     } catch (err) {
       throw this.fail(`cannot read problems of run ${runId}`, err);
+    }
+  }
+
+  async getChanges(runId: number, query: ChangeQuery = {}): Promise<ChangeSet> {
+    try {
+      return sqliteChanges((sql) => this.stmt(sql), runId, query);
+    } catch (err) {
+      throw this.fail(`cannot read changes of run ${runId}`, err);
     }
   }
 

@@ -184,6 +184,15 @@ export interface MachineRunInfo {
 export interface NodeFilter {
   types?: NodeType[];
   ids?: number[];
+  /** keyset pagination: only nodes with a greater id */
+  afterId?: number;
+  /** file categories (attrs.category, src/graph/file-category.ts) */
+  categories?: string[];
+  /** time window (µs): nodes whose [start, end ?? start] overlaps [from, to]; nodes without a start are left out */
+  from?: number;
+  to?: number;
+  /** substring (case-insensitive for ASCII) of the label (path, command line) or of the executable */
+  match?: string;
   /** nodes with one of these global ids (every version) */
   gids?: string[];
   /** nodes whose `attrs.path` is one of these (files, directories, CamFlow's path nodes…) */
@@ -198,6 +207,11 @@ export interface EdgeFilter {
   types?: RelationType[];
   /** edges touching any of these node ids */
   nodeIds?: number[];
+  /** keyset pagination: only edges with a greater id */
+  afterId?: number;
+  /** time window (µs): edges whose [ts, tsEnd ?? ts] overlaps [from, to]; edges without a time are left out */
+  from?: number;
+  to?: number;
   limit?: number;
   offset?: number;
 }
@@ -262,6 +276,29 @@ export interface PathResult {
 }
 
 /**
+ * What changed in a run since a cursor. Every node and edge written (inserted or written again: a
+ * process that ended, a count that grew) is stamped with the next value of one change sequence of
+ * the database; a cursor is such a value (0: from the beginning).
+ */
+export interface ChangeQuery {
+  /** changes after this cursor (default 0: everything) */
+  since?: number;
+  /** nodes + edges at most in one answer (default 5000); 0: none, only the cursor of now (read it
+   * before reading a run another way, then follow the changes from it) */
+  limit?: number;
+}
+
+export interface ChangeSet {
+  /** nodes and edges in change order, each once (the last write of it) */
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+  /** give it as `since` to get what comes next */
+  cursor: number;
+  /** more changes are already there (the answer was cut at `limit`) */
+  more: boolean;
+}
+
+/**
  * The store contract. SQLite (embedded default) implements it now, PostgreSQL next; one test suite
  * (test/store-contract.ts) runs against every implementation.
  */
@@ -279,6 +316,14 @@ export interface GraphStore {
   /** steps in order, handed over in batches so a big run never sits in memory whole */
   iterateSteps(runId: number, batchSize?: number): AsyncIterable<Step[]>;
   getProblems(runId: number, limit?: number): Promise<Problem[]>;
+  /**
+   * Nodes and edges of a run written after the cursor, in change order, cut at `limit`. A change is
+   * only handed out once no writer still in progress can commit an older one, so following the
+   * cursors never misses a row (PostgreSQL with several writers included).
+   */
+  getChanges(runId: number, query?: ChangeQuery): Promise<ChangeSet>;
+  /** The highest change sequence of the whole database: cheap, for watching whether anything was written. */
+  currentSeq(): Promise<number>;
   deleteRun(id: number): Promise<void>;
   /** Ancestors or descendants of nodes, found in the database (recursive query), depth- and size-bounded. */
   lineage(q: LineageQuery): Promise<LineageResult>;

@@ -37,6 +37,8 @@ const READ_OPS = new Set([
   "getNodes",
   "getEdges",
   "getProblems",
+  "getChanges",
+  "currentSeq",
   "listMachines",
   "lineage",
   "paths",
@@ -85,6 +87,10 @@ function serve(): void {
         return s.getNodes(a[0] as number, a[1] as Parameters<SqliteStore["getNodes"]>[1]);
       case "getEdges":
         return s.getEdges(a[0] as number, a[1] as Parameters<SqliteStore["getEdges"]>[1]);
+      case "getChanges":
+        return s.getChanges(a[0] as number, a[1] as Parameters<SqliteStore["getChanges"]>[1]);
+      case "currentSeq":
+        return s.currentSeq();
       case "lineage":
         return s.lineage(a[0] as LineageQuery);
       case "paths":

@@ -5,6 +5,8 @@ import { type PackedBatch, packBatch } from "./packed-batch.js";
 import { StoreError } from "./store-error.js";
 import type {
   Batch,
+  ChangeQuery,
+  ChangeSet,
   EdgeFilter,
   GraphStore,
   LineageQuery,
@@ -253,6 +255,14 @@ export class WorkerStore implements GraphStore {
 
   async getProblems(runId: number, limit?: number): Promise<Problem[]> {
     return (await this.call("getProblems", [runId, limit])) as Problem[];
+  }
+
+  async getChanges(runId: number, query?: ChangeQuery): Promise<ChangeSet> {
+    return (await this.call("getChanges", [runId, query])) as ChangeSet;
+  }
+
+  async currentSeq(): Promise<number> {
+    return (await this.call("currentSeq", [])) as number;
   }
 
   async deleteRun(id: number): Promise<void> {

@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import * as mqtt from "mqtt";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI, CORPUS, cliJson, runCli, tempDir } from "../helpers/cli.js";
-import { expectedCounts } from "../helpers/mqtt.js";
+import { expectedCounts, freePort } from "../helpers/mqtt.js";
 
 /**
  * One machine, nothing else installed: `provflow mqtt` with its embedded broker (aedes, MQTT 3.1.1)
@@ -20,14 +19,6 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function start(args: string[]): { child: ChildProcess; stderr: () => string; ready: Promise<void> } {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
