@@ -94,11 +94,15 @@ export function buildProgram(): Command {
 
   program
     .command("trace")
-    .description("run CMD under strace (or ltrace) and record its batchflow; exits with CMD's status")
+    .description(
+      "run CMD under strace (or ltrace, or eBPF) and record its batchflow; exits with CMD's status",
+    )
     .addOption(dbOption())
     .option("--name <name>", "name of the run")
     .option("-o, --output <log>", "keep the tracer's log in this file")
-    .addOption(new Option("--tracer <tracer>", "tracer").choices(["strace", "ltrace"]).default("strace"))
+    .addOption(
+      new Option("--tracer <tracer>", "tracer").choices(["strace", "ltrace", "ebpf"]).default("strace"),
+    )
     .option("-p, --pid <pid>", "attach to a running process and its descendants until they end or Ctrl-C")
     .option("--env", "record each exec's environment (may hold secrets)")
     .option("-q, --quiet", "print nothing after the run")

@@ -3,6 +3,7 @@ import { camflowFormat } from "./camflow/camflow-source.js";
 import { cdmFormat } from "./cdm/cdm-source.js";
 import { clingoFormat } from "./clingo/clingo-source.js";
 import { dotFormat } from "./dot/dot-source.js";
+import { ebpfFormat } from "./ebpf/ebpf-source.js";
 import { ltraceFormat } from "./ltrace/ltrace-source-format.js";
 import { provJsonFormat } from "./prov-json/prov-json-source.js";
 import { provJsonLdFormat } from "./prov-jsonld/prov-jsonld-source.js";
@@ -28,6 +29,7 @@ export const sourceFormats: readonly SourceFormat[] = [
   cdmFormat,
   clingoFormat,
   dotFormat,
+  ebpfFormat,
 ];
 
 /** Kinds read from JSON: their inputs go through the JSON line reader (long lines in pieces). */

@@ -9,6 +9,8 @@ export interface LineParser {
   push(lines: string[], firstLine: number): ProvEvent[];
   /** End of input: flush what is pending (unfinished calls, open steps) and report truncation. */
   end(): ProvEvent[];
+  /** counts only the source knows, added to the run's statistics (eBPF: `lost` events) */
+  runStats?(): Record<string, number>;
 }
 
 export interface ParserOptions {

@@ -47,7 +47,8 @@ import type { StraceNotice, SyscallRecord } from "./syscall-record.js";
  *   decorated result path (`= 3</usr/lib/…/libc.so.6>`, symlinks resolved) when present. A per-process fd
  *   table (open, creat, dup,fcntl F_DUPFD, pipe, socket, accept, close-on-exec, shared with threads,
  *   copied at fork) names fds when there are no decorations.
- * - create. strace cannot tell whether O_CREAT created the file. `create: true` is emitted when the open
+ * - create. A tracer that knows whether O_CREAT created the file says so (`SyscallRecord.created`, eBPF's
+ *   FMODE_CREATED); strace cannot tell. `create: true` is emitted when the open
  *   succeeded with O_CREAT and: O_EXCL was set; or this run last saw the path absent (a failed lookup with
  *   ENOENT, an unlink, a rename away); or the path was never seen in this run and the open truncates or is
  *   write-only without O_APPEND (`> file`, `touch`). A path seen existing in this run is never "created"
@@ -1048,7 +1049,8 @@ export class SyscallInterpreter {
     }
     const acc = flags & 3;
     let created = false;
-    if (ok && flags & O_CREAT && res.type === "file" && !isSpecialPath(res.path)) {
+    if (ok && r.created !== undefined) created = r.created;
+    else if (ok && flags & O_CREAT && res.type === "file" && !isSpecialPath(res.path)) {
       if (flags & O_EXCL) created = true;
       else {
         const s1 = this.pathState.get(res.path);
