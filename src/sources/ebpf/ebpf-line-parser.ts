@@ -162,6 +162,14 @@ function sockTypeText(t: number): string {
   return t & SOCK_CLOEXEC ? `${name}|SOCK_CLOEXEC` : name;
 }
 
+/** a register printed as an unsigned number → its low 32 bits as a signed C int, as text */
+function int32(s: string | undefined): string {
+  if (s === undefined || s === "") return "0";
+  const n = Number(s);
+  if (!Number.isFinite(n)) return s;
+  return String(n <= 0xffffffff && n >= -0x80000000 ? n | 0 : Number(BigInt.asIntN(32, BigInt(s))));
+}
+
 function num(s: string | undefined): number {
   if (s === undefined) return Number.NaN;
   return Number.parseInt(s, 10);
@@ -276,7 +284,7 @@ export class EbpfLogParser implements LineParser {
     const off = f[1] ?? "";
     if (/^-?\d+$/.test(off)) this.offsetUs = Number(BigInt(off) / 1000n);
     else this.problem(no, "eBPF header without a clock offset: times are since boot", f.join("\t"));
-    const arch = f[3];
+    const arch = f[3] === "1" ? "x64" : f[3] === "2" ? "arm64" : f[3];
     if (arch === "x64" || arch === "arm64") this.arch = arch;
     else if (arch !== undefined) this.problem(no, `unknown architecture ${arch} in the eBPF header`);
     this.headerSeen = true;
@@ -356,7 +364,7 @@ export class EbpfLogParser implements LineParser {
       }
       case "P": {
         const o = this.open.get(tid);
-        const second = { dirfd: f[3] ?? "-100", path: f.slice(4).join("\t") };
+        const second = { dirfd: int32(f[3]), path: f.slice(4).join("\t") };
         if (o !== undefined) o.second = second;
         else this.pend(tid).second = second;
         return;
@@ -376,7 +384,7 @@ export class EbpfLogParser implements LineParser {
         return;
       }
       case "R": {
-        const fd = f[4] ?? "";
+        const fd = int32(f[4]);
         const rb = num(f[5]);
         const wb = num(f[6]);
         const ts = this.us(r.ns);
@@ -435,9 +443,10 @@ export class EbpfLogParser implements LineParser {
   /** An S line and its E line (undefined: the thread exited, or began another call, first) → a record. */
   private finish(tid: number, o: Open, e: string[] | undefined, _endLine: number): void {
     const f = o.f;
-    const x0 = f[5] ?? "0";
-    const x1 = f[6] ?? "0";
-    const x2 = f[7] ?? "0";
+    // the program prints arguments as the raw 64-bit registers: C ints are their low 32 bits
+    const x0 = int32(f[5]);
+    const x1 = int32(f[6]);
+    const x2 = int32(f[7]);
     const path = f.length > 8 ? f.slice(8).join("\t") : "";
     const ts = this.us(o.ns);
     const retNum = e !== undefined ? Number(e[5]) : Number.NaN;

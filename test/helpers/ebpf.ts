@@ -1,0 +1,35 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+
+/**
+ * For the tests that run eBPF captures: whether this machine can (root, bpftrace, a BTF kernel).
+ * With CI=true a reason throws (the test file fails loudly); otherwise it is printed and the caller
+ * skips.
+ */
+export function ebpfUnavailable(what: string): string | null {
+  let reason: string | null = null;
+  if ((process.getuid?.() ?? 0) !== 0) reason = "not root";
+  else if (spawnSync("sh", ["-c", "command -v bpftrace"]).status !== 0)
+    reason = "bpftrace is not installed (apt-get install bpftrace; the CI script does)";
+  else if (!existsSync("/sys/kernel/btf/vmlinux")) reason = "the kernel has no BTF";
+  if (reason === null) return null;
+  const msg = `eBPF capture is impossible here (${reason}): ${what}`;
+  if (process.env.CI === "true") throw new Error(`${msg} cannot run, and CI=true requires it`);
+  console.warn(`SKIPPED: ${msg} skipped`);
+  return reason;
+}
+
+/** bpftrace processes running provflow's program (none may be left behind by a test). */
+export function provflowBpftraces(): number[] {
+  const out: number[] = [];
+  const r = spawnSync("pgrep", ["-x", "bpftrace"], { encoding: "utf8" });
+  for (const pid of (r.stdout ?? "").split(/\s+/).filter(Boolean)) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (/provflow-\d+\.bt|provflow-agent/.test(cmd)) out.push(Number(pid));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
