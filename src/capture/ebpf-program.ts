@@ -42,5 +42,5 @@ export function ebpfProgram(scope: EbpfScope, arch: EbpfArch, template?: string)
     .replace(/^(\s*)__ROOTS__$/m, `$1${roots}`)
     .replaceAll("__SCOPE__", predicate)
     .replaceAll("__FOLLOW__", scope.kind === "tree" ? "1" : "0")
-    .replace(/\bNR_([a-z0-9]+)\b/g, (m, name: string) => (Object.hasOwn(nrs, name) ? String(nrs[name]) : m));
+    .replace(/\bNR_([a-z0-9_]+)\b/g, (m, name: string) => (Object.hasOwn(nrs, name) ? String(nrs[name]) : m));
 }

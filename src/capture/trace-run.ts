@@ -216,6 +216,15 @@ function launchPtrace(argv: string[], tracer: string, attached: boolean): Launch
   };
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 function procCwd(pid: number): string | null {
   try {
     return readlinkSync(`/proc/${pid}/cwd`);
@@ -273,6 +282,8 @@ async function launchEbpf(opts: TraceOptions, log: string, cwd: string, dir: str
     gate?.kill("SIGKILL");
     throw err;
   }
+  // attached: a process that ended while the probes were being attached is never seen to end
+  if (opts.pid !== null && !alive(opts.pid)) session.stop();
   const bpfDone = session.exited;
   let stopTimer: NodeJS.Timeout | null = null;
   return {

@@ -57,6 +57,9 @@ const X64: Record<string, number> = {
   preadv2: 327,
   pwritev2: 328,
   openat2: 437,
+  sendfile: 40,
+  splice: 275,
+  copy_file_range: 326,
 };
 
 const ARM64: Record<string, number> = {
@@ -110,6 +113,9 @@ const ARM64: Record<string, number> = {
   preadv2: 286,
   pwritev2: 287,
   openat2: 437,
+  sendfile: 71,
+  splice: 76,
+  copy_file_range: 285,
 };
 
 const TABLES: Record<EbpfArch, Record<string, number>> = { x64: X64, arm64: ARM64 };
