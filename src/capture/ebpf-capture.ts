@@ -134,8 +134,8 @@ export interface StartOptions {
   bpftrace: string;
   arch: EbpfArch;
   scope: EbpfScope;
-  /** the log bpftrace writes (created or truncated) */
-  log: string;
+  /** the log bpftrace writes (created or truncated); null: its stdout is a pipe (session.child.stdout) */
+  log: string | null;
   /** where the program text is written */
   programFile: string;
   /** the working directory of the traced command, in the header */
@@ -152,7 +152,7 @@ export interface StartOptions {
  */
 export async function startBpftrace(opts: StartOptions): Promise<EbpfSession> {
   await writeFile(opts.programFile, ebpfProgram(opts.scope, opts.arch));
-  const out = openSync(opts.log, "w");
+  const out = opts.log === null ? "pipe" : openSync(opts.log, "w");
   const argv = [
     opts.bpftrace,
     opts.programFile,
@@ -173,7 +173,7 @@ export async function startBpftrace(opts: StartOptions): Promise<EbpfSession> {
       },
     });
   } finally {
-    closeSync(out);
+    if (typeof out === "number") closeSync(out);
   }
   let err = "";
   child.stderr?.setEncoding("utf8");
@@ -206,13 +206,15 @@ export async function startBpftrace(opts: StartOptions): Promise<EbpfSession> {
       }
     },
   };
+  if (opts.log === null) return session;
+  const log = opts.log;
   const deadline = Date.now() + (opts.timeout ?? 60_000);
   for (;;) {
     if (ended) {
       const msg = session.stderr().split("\n").slice(0, 3).join(" / ") || "no message";
       throw new CaptureError(`bpftrace failed to start: ${msg}; ${STRACE_HINT}`);
     }
-    if (headerWritten(opts.log)) return session;
+    if (headerWritten(log)) return session;
     if (Date.now() > deadline) {
       session.stop();
       throw new CaptureError("bpftrace did not attach its probes within a minute");

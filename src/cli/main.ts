@@ -14,6 +14,7 @@ import { openStore as openStoreAt } from "../store/open-store.js";
 import type { GraphStore, Problem, RunRecord } from "../store/store-types.js";
 import { ExitCode, NotFoundError, ProvflowError, UsageError } from "../util/errors.js";
 import { currentHostInfo } from "../util/host-info.js";
+import { agentCommand } from "./agent-command.js";
 import { auditToJsonLines } from "./audit-json-lines.js";
 import {
   addLaurelOutputOptions,
@@ -444,6 +445,7 @@ export function buildProgram(): Command {
   diffCommand(program.command("diff"), { withStore, dbOption });
   miningCommand(program.command("mining"), { withStore, findRunOrLatest, dbOption });
   registerMqttCommands(program, { withStore, dbOption });
+  agentCommand(program.command("agent"));
 
   return program;
 }

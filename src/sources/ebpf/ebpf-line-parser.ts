@@ -192,8 +192,19 @@ export class EbpfLogParser implements LineParser {
   private out: ProvEvent[] = [];
   private lost = 0;
   private lastNs = 0;
+  /** live: working directories asked for when a process's first line was read */
+  private readonly cwds = new Map<number, string | null>();
+  /** attached: the threads whose start (or attachment) was announced */
+  private readonly known = new Set<number>();
 
-  constructor(opts: ParserOptions) {
+  /**
+   * `cwdOf`: live capture only (the agent), the working directory of a running process, for the
+   * processes that were running before the capture began (their chdir was never seen).
+   */
+  constructor(
+    opts: ParserOptions,
+    private readonly cwdOf?: (pid: number) => string | null,
+  ) {
     this.file = opts.file;
     this.ctx = opts.ctx;
     this.attach = opts.attach === true;
@@ -212,6 +223,18 @@ export class EbpfLogParser implements LineParser {
       this.release(this.held.length > MAX_HELD ? Number.POSITIVE_INFINITY : watermark, false);
     }
     this.flushItems();
+    return this.out;
+  }
+
+  /**
+   * Everything held back for ordering, now (the agent, when no line came for a while): returns the
+   * events, and forgets the processes that have exited.
+   */
+  drain(): ProvEvent[] {
+    this.out = [];
+    this.release(Number.POSITIVE_INFINITY, true);
+    this.flushItems();
+    this.interp?.compact();
     return this.out;
   }
 
@@ -248,6 +271,8 @@ export class EbpfLogParser implements LineParser {
       }
       if (ns > this.maxNs) this.maxNs = ns;
       this.held.push({ ns, seq: this.seq++, line: no, f });
+      // live: the working directory of a process that ran before the capture, asked while it runs
+      if (this.cwdOf !== undefined && c !== 65 && c !== 80 && c !== 78) this.noteCwd(Number(f[3]));
       return;
     }
     if (line.startsWith("Lost ")) {
@@ -331,6 +356,13 @@ export class EbpfLogParser implements LineParser {
       return;
     }
     if (r.ns > this.lastNs) this.lastNs = r.ns;
+    if (
+      this.attach &&
+      (kind === "S" || kind === "R" || kind === "F" || kind === "X") &&
+      !this.known.has(tid)
+    ) {
+      this.attached(tid, num(f[3]), r);
+    }
     switch (kind) {
       case "S": {
         const nr = num(f[4]);
@@ -394,6 +426,7 @@ export class EbpfLogParser implements LineParser {
       }
       case "F": {
         const child = num(f[4]);
+        if (this.attach) this.know(child);
         const flags = `0x${f[5] ?? "0"}`;
         const name = (Number.parseInt(f[5] ?? "0", 16) & 0x4000) !== 0 ? "vfork" : "clone";
         this.items.push(
@@ -408,6 +441,7 @@ export class EbpfLogParser implements LineParser {
           this.finish(tid, o, undefined, r.line);
         }
         this.pending.delete(tid);
+        this.known.delete(tid);
         const code = num(f[4]);
         const ts = this.us(r.ns);
         if (Number.isNaN(code)) {
@@ -424,6 +458,45 @@ export class EbpfLogParser implements LineParser {
       default:
         this.problem(r.line, `unknown eBPF line kind ${kind}`, f.join("\t"));
     }
+  }
+
+  private know(tid: number): void {
+    if (this.known.size >= 1_000_000) this.known.clear();
+    this.known.add(tid);
+  }
+
+  /**
+   * Attached (provflow trace -p, the agent): a thread first seen without its creation was running
+   * before the trace began. Its process starts as attached; a thread of it is announced by a clone
+   * of its process with CLONE_THREAD, so that it is not taken for a process.
+   */
+  private attached(tid: number, pid: number, r: Raw): void {
+    const ts = this.us(r.ns);
+    if (!Number.isNaN(pid) && pid !== tid && pid > 0) {
+      if (!this.known.has(pid)) {
+        this.items.push({ type: "attached", tid: pid, ts, line: r.line });
+        this.attachedCwd(pid, ts, r.line);
+        this.know(pid);
+      }
+      this.items.push(this.rec(pid, ts, "clone", ["0x10000"], String(tid), tid, r.line));
+    } else {
+      this.items.push({ type: "attached", tid, ts, line: r.line });
+      this.attachedCwd(tid, ts, r.line);
+    }
+    this.know(tid);
+  }
+
+  private noteCwd(pid: number): void {
+    if (!(pid > 0) || this.known.has(pid) || this.cwds.has(pid)) return;
+    const cwd = this.cwdOf?.(pid) ?? null;
+    if (this.cwds.size >= 100_000) this.cwds.clear();
+    this.cwds.set(pid, cwd);
+  }
+
+  private attachedCwd(pid: number, ts: number, line: number): void {
+    const cwd = this.cwds.get(pid) ?? this.cwdOf?.(pid);
+    this.cwds.delete(pid);
+    if (cwd?.startsWith("/")) this.items.push(this.rec(pid, ts, "chdir", [quoteC(cwd)], "0", 0, line));
   }
 
   private rec(

@@ -438,6 +438,15 @@ export class SyscallInterpreter {
     return out;
   }
 
+  /**
+   * For endless inputs (the eBPF agent): forget processes that have exited, and the path states
+   * when there are more than `maxPaths` of them. Memory then follows the live processes.
+   */
+  compact(maxPaths = 100_000): void {
+    for (const [tid, p] of this.threads) if (p.exited) this.threads.delete(tid);
+    if (this.pathState.size > maxPaths) this.pathState.clear();
+  }
+
   // ---------------------------------------------------------------------------------------------------
 
   private at(line: number): SourceLocation {
