@@ -112,6 +112,20 @@ export interface EbpfSession {
   stop(): void;
 }
 
+/**
+ * bpftrace runs under a small shell that stops it (SIGINT: it prints what it holds, then ends) when
+ * provflow goes away without stopping it (killed with SIGKILL): an agent's bpftrace never ends by
+ * itself. SIGINT or SIGTERM to the shell are passed on; the shell ends with bpftrace's status.
+ */
+const WATCHDOG = `p=$1; shift
+"$@" & b=$!
+trap 'kill -INT $b 2>/dev/null' INT TERM
+while kill -0 $b 2>/dev/null; do
+  kill -0 $p 2>/dev/null || kill -INT $b 2>/dev/null
+  sleep 1 & wait $!
+done
+wait $b`;
+
 const HARMLESS = [/RLIMIT_MEMLOCK/, /WARNING: arithmetic on integers/, /^\s+[~^]+\s*$/, /^\s*$/];
 
 /** bpftrace's stderr without the harmless warnings and the source lines they quote */
@@ -162,7 +176,7 @@ export async function startBpftrace(opts: StartOptions): Promise<EbpfSession> {
   ];
   let child: ChildProcess;
   try {
-    child = spawn(argv[0]!, argv.slice(1), {
+    child = spawn("/bin/sh", ["-c", WATCHDOG, "provflow-bpftrace", String(process.pid), ...argv], {
       stdio: ["ignore", out, "pipe"],
       detached: true,
       env: {

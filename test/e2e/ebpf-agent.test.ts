@@ -63,13 +63,35 @@ function newCgroup(tag: string): string {
   return cg;
 }
 
-/** runs a shell script inside the cgroup (the shell joins it, then execs the script) */
+/**
+ * Runs a shell script inside the cgroup (the shell joins it, then execs the script). A process that
+ * enters the scope from outside (not forked inside it) has its working directory read from /proc
+ * when the agent first reads one of its lines: the script waits a moment so that it is still there.
+ */
 function runIn(cg: string, cwd: string, script: string): void {
-  const r = spawnSync("sh", ["-c", `echo $$ > ${cg}/cgroup.procs && exec sh -c '${script}'`], {
+  const r = spawnSync("sh", ["-c", `echo $$ > ${cg}/cgroup.procs && exec sh -c 'sleep 0.3; ${script}'`], {
     cwd,
     encoding: "utf8",
   });
   expect(r.status, r.stderr).toBe(0);
+}
+
+/** `provflow mqtt` on Mosquitto with a client id and a session of its own (other tests share the broker) */
+function subscriber(prefix: string, db: string, tag: string): string[] {
+  const id = `pftest-agent-${process.pid}-${tag}`;
+  return [
+    "mqtt",
+    "--broker",
+    MQTT_URL,
+    "--topic",
+    prefix,
+    "--db",
+    db,
+    "--client-id",
+    id,
+    "--session-expiry",
+    "0",
+  ];
 }
 
 async function freePort(): Promise<number> {
@@ -123,7 +145,7 @@ describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {
     const db = join(dir, "agent.db");
     const prefix = `pftest_agent_${process.pid}/camflow`;
     const machine = `7${process.pid}`;
-    const sub = start(["mqtt", "--broker", MQTT_URL, "--topic", prefix, "--db", db, "-q"]);
+    const sub = start(subscriber(prefix, db, "a"));
     const agent = start([
       "agent",
       "--scope",
@@ -224,8 +246,8 @@ describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {
 
     // the broker comes back (a relay to Mosquitto opens on the agent's port): the spool drains
     const db = join(dir, "late.db");
-    const sub = start(["mqtt", "--broker", MQTT_URL, "--topic", prefix, "--db", db, "-q"]);
-    await new Promise((r) => setTimeout(r, 1500));
+    const sub = start(subscriber(prefix, db, "b"));
+    await waitFor("the subscriber", () => sub.err().includes("subscribed"));
     const mq = new URL(MQTT_URL);
     const relay = createServer((client) => {
       const upstream = connect(Number(mq.port || 1883), mq.hostname);
