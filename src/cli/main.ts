@@ -161,7 +161,7 @@ export function buildProgram(): Command {
     .option("--name <name>", "name of the run")
     .option(
       "--kind <kind>",
-      "force the log kind instead of detecting it (strace, ltrace, audit, prov, camflow, spade)",
+      "force the log kind instead of detecting it (strace, ltrace, audit, prov, camflow, spade, ebpf)",
     )
     .option(
       "--date <yyyy-mm-dd>",
