@@ -115,10 +115,11 @@ export interface EbpfSession {
 /**
  * bpftrace runs under a small shell that stops it (SIGINT: it prints what it holds, then ends) when
  * provflow goes away without stopping it (killed with SIGKILL): an agent's bpftrace never ends by
- * itself. SIGINT or SIGTERM to the shell are passed on; the shell ends with bpftrace's status.
+ * itself. SIGINT or SIGTERM to the shell are passed on; the shell ends with bpftrace's status. The
+ * shell's pid is bpftrace's last argument ($4): the agent's program leaves the shell out.
  */
 const WATCHDOG = `p=$1; shift
-"$@" & b=$!
+"$@" $$ & b=$!
 trap 'kill -INT $b 2>/dev/null' INT TERM
 while kill -0 $b 2>/dev/null; do
   kill -0 $p 2>/dev/null || kill -INT $b 2>/dev/null

@@ -33,7 +33,8 @@ export function ebpfProgram(scope: EbpfScope, arch: EbpfArch, template?: string)
     predicate = "0";
   } else {
     roots = "";
-    const not = scope.exclude.map((p) => ` && pid != ${p | 0}`).join("");
+    // $4 is the watchdog shell bpftrace runs under: neither it nor its `sleep`s are captured
+    const not = `${scope.exclude.map((p) => ` && pid != ${p | 0}`).join("")} && pid != $4 && curtask->real_parent->tgid != $4`;
     const base =
       scope.kind === "all" ? "1" : scope.kind === "uid" ? `uid == ${scope.uid | 0}` : `cgroup == ${scope.id}`;
     predicate = `(${base}${not})`;

@@ -1,5 +1,14 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  statSync,
+} from "node:fs";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -210,6 +219,47 @@ describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {
     expect(edges.filter((e) => e.attrs.sourceType === "clone").length).toBeGreaterThanOrEqual(3);
     expect(fileId(join(dir, "outside.txt"))).toBeUndefined();
   }, 180_000);
+
+  it("--scope uid N sees that user's processes only", async () => {
+    const dir = realpathSync(tempDir());
+    chmodSync(dir, 0o777);
+    const uid = 40000 + (process.pid % 20000);
+    const spool = join(dir, "spool");
+    const agent = start([
+      "agent",
+      "--scope",
+      "uid",
+      String(uid),
+      "--broker",
+      `mqtt://127.0.0.1:${await freePort()}`,
+      "--spool",
+      spool,
+      "--interval",
+      "300",
+      "--json",
+    ]);
+    await waitFor("the agent's probes", () => agent.err().includes("capturing"));
+    const as = spawnSync(
+      "setpriv",
+      [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "sh", "-c", "sleep 0.3; echo mine > by-uid.txt"],
+      { cwd: dir, encoding: "utf8" },
+    );
+    expect(as.status, as.stderr).toBe(0);
+    spawnSync("sh", ["-c", "echo root > by-root.txt"], { cwd: dir });
+    await new Promise((r) => setTimeout(r, 1500));
+    agent.kill("SIGTERM");
+    expect(await exited(agent), agent.err()).toBe(0);
+    const paths = new Set<string>();
+    for (const f of readdirSync(spool)) {
+      const d = decodeCamflowPayload(readFileSync(join(spool, f)));
+      if (!d.ok || d.json === null) throw new Error(`bad spooled document ${f}`);
+      const doc = JSON.parse(d.json) as { entity: Record<string, Record<string, unknown>> };
+      for (const e of Object.values(doc.entity))
+        if (typeof e["cf:pathname"] === "string") paths.add(e["cf:pathname"]);
+    }
+    expect(paths.has(join(dir, "by-uid.txt"))).toBe(true);
+    expect(paths.has(join(dir, "by-root.txt"))).toBe(false);
+  }, 120_000);
 
   it("spools while the broker is away, sends the spool when one comes, and keeps the spool bounded", async () => {
     const dir = realpathSync(tempDir());

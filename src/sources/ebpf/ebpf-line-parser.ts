@@ -1,5 +1,6 @@
 import { constants as osConstants } from "node:os";
 import type { ProvEvent, RunContext } from "../../events/event-types.js";
+import { formatIpv6 } from "../audit/audit-sockaddr.js";
 import type { LineParser, ParserOptions } from "../source-types.js";
 import { errnoName } from "../syscalls/errno-names.js";
 import { SyscallInterpreter } from "../syscalls/syscall-interpreter.js";
@@ -83,33 +84,6 @@ function hexBytesLE(hex: string, n: number): number[] {
   return out;
 }
 
-/** 16 address bytes → the shortest IPv6 text (RFC 5952) */
-export function ipv6Text(b: number[]): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push(((b[i] ?? 0) << 8) | (b[i + 1] ?? 0));
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
-    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  }
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = g.map((x) => x.toString(16));
-  if (best < 0) return hex.join(":");
-  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
-}
-
 function port(netOrder: string): number {
   const p = Number.parseInt(netOrder, 10) & 0xffff;
   return ((p & 0xff) << 8) | (p >> 8);
@@ -128,8 +102,8 @@ function sockaddrText(
     return `{sa_family=AF_INET, sin_port=htons(${port(portField)}), sin_addr=inet_addr("${b.join(".")}")}`;
   }
   if (fam === 10) {
-    const b = [...hexBytesLE(addr?.[0] ?? "0", 8), ...hexBytesLE(addr?.[1] ?? "0", 8)];
-    return `{sa_family=AF_INET6, sin6_port=htons(${port(portField)}), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "${ipv6Text(b)}", &sin6_addr)}`;
+    const b = Uint8Array.from([...hexBytesLE(addr?.[0] ?? "0", 8), ...hexBytesLE(addr?.[1] ?? "0", 8)]);
+    return `{sa_family=AF_INET6, sin6_port=htons(${port(portField)}), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "${formatIpv6(b, 0)}", &sin6_addr)}`;
   }
   if (fam === 16) return "{sa_family=AF_NETLINK}";
   return fam === 0 ? "NULL" : `{sa_family=${fam}}`;
