@@ -200,10 +200,15 @@ export async function runAgent(opts: AgentOptions): Promise<AgentResult> {
   };
   let lastLine = Date.now();
   let ready = false;
+  let lastCompact = Date.now();
   const timer = setInterval(() => {
     // lines held for ordering go out when nothing new came for a while
     if (Date.now() - lastLine >= 1000) take(parser.drain());
     sendDoc();
+    if (Date.now() - lastCompact >= 10_000) {
+      parser.compact();
+      lastCompact = Date.now();
+    }
   }, opts.interval);
   void opts.stop.then(() => session.stop());
   try {

@@ -77,42 +77,65 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
   }
 
   let interrupted = false;
-  // the tracer (or, for eBPF, the gated command) and what ends the log
-  let launch: Launch;
-  if (opts.tracer === "ebpf") {
-    launch = await launchEbpf(opts, log, cwd, tmp ?? dirname(log));
-  } else {
-    const req = { tracer: opts.tracer, log, command: opts.command, pid: opts.pid, env: opts.env };
-    preflight(req);
-    const plan = planTracer(req);
-    await writeFile(log, "");
-    launch = launchPtrace(plan.argv, plan.tracer, opts.pid !== null);
-  }
-  const runId = await opts.store.createRun({
-    name:
-      opts.name ?? command.map((a) => (a.includes("/") ? a.slice(a.lastIndexOf("/") + 1) : a))[0] ?? "trace",
-    source: opts.tracer,
-    command,
-    tracerCommand: launch.argv,
-    host: opts.host.host,
-    machineId: opts.host.machineId,
-    bootId: opts.host.bootId,
-    cwd,
-    user: opts.host.user,
-    start: Date.now() * 1000,
-  });
-  launch.go();
+  // the tracer (or, for eBPF, the gated command) and what ends the log; a signal that comes while
+  // it starts is acted on once it has started
+  let launch: Launch | null = null;
+  let early: "int" | "term" | null = null;
   const onInt = () => {
     interrupted = true;
-    launch.interrupt();
+    if (launch) launch.interrupt();
+    else early ??= "int";
   };
   const onTerm = () => {
     interrupted = true;
-    launch.terminate();
+    if (launch) launch.terminate();
+    else early = "term";
   };
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
   process.on("SIGHUP", onTerm);
+  const off = () => {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+    process.off("SIGHUP", onTerm);
+  };
+  let runId: number;
+  try {
+    if (opts.tracer === "ebpf") {
+      launch = await launchEbpf(opts, log, cwd, tmp ?? dirname(log));
+    } else {
+      const req = { tracer: opts.tracer, log, command: opts.command, pid: opts.pid, env: opts.env };
+      preflight(req);
+      const plan = planTracer(req);
+      await writeFile(log, "");
+      launch = launchPtrace(plan.argv, plan.tracer, opts.pid !== null);
+    }
+    runId = await opts.store.createRun({
+      name:
+        opts.name ??
+        command.map((a) => (a.includes("/") ? a.slice(a.lastIndexOf("/") + 1) : a))[0] ??
+        "trace",
+      source: opts.tracer,
+      command,
+      tracerCommand: launch.argv,
+      host: opts.host.host,
+      machineId: opts.host.machineId,
+      bootId: opts.host.bootId,
+      cwd,
+      user: opts.host.user,
+      start: Date.now() * 1000,
+    });
+  } catch (err) {
+    off();
+    if (launch) {
+      launch.terminate();
+      await launch.cleanup();
+    }
+    throw err;
+  }
+  launch.go();
+  if (early === "term") launch.terminate();
+  else if (early === "int") launch.interrupt();
   const exited = launch.exited;
 
   const format = findFormat(opts.tracer)!;
@@ -135,9 +158,7 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
       },
     );
   } finally {
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
-    process.off("SIGHUP", onTerm);
+    off();
     await launch.cleanup();
   }
   const status = await exited;
@@ -285,12 +306,14 @@ async function launchEbpf(opts: TraceOptions, log: string, cwd: string, dir: str
   // attached: a process that ended while the probes were being attached is never seen to end
   if (opts.pid !== null && !alive(opts.pid)) session.stop();
   const bpfDone = session.exited;
+  let released = false;
   let stopTimer: NodeJS.Timeout | null = null;
   return {
     argv: session.argv,
     exited: commandExit ?? bpfDone,
     logDone: bpfDone,
     go: () => {
+      released = true;
       if (gate?.pid !== undefined) process.kill(gate.pid, "SIGCONT");
     },
     interrupt: () => {
@@ -298,6 +321,12 @@ async function launchEbpf(opts: TraceOptions, log: string, cwd: string, dir: str
       if (gate === null) session.stop();
     },
     terminate: () => {
+      if (!released) {
+        // still stopped at the gate: a stopped process only ends with SIGKILL
+        gate?.kill("SIGKILL");
+        session.stop();
+        return;
+      }
       gate?.kill("SIGTERM");
       // descendants that outlive the command keep bpftrace going: stop it after a grace period
       stopTimer ??= setTimeout(() => session.stop(), 2000);

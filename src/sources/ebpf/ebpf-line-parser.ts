@@ -200,16 +200,17 @@ export class EbpfLogParser implements LineParser {
     return this.out;
   }
 
-  /**
-   * Everything held back for ordering, now (the agent, when no line came for a while): returns the
-   * events, and forgets the processes that have exited.
-   */
+  /** Everything held back for ordering, now (the agent, when no line came for a while). */
   drain(): ProvEvent[] {
     this.out = [];
     this.release(Number.POSITIVE_INFINITY, true);
     this.flushItems();
-    this.interp?.compact();
     return this.out;
+  }
+
+  /** For endless inputs (the agent): forget the processes that have exited. */
+  compact(): void {
+    this.interp?.compact();
   }
 
   end(): ProvEvent[] {
