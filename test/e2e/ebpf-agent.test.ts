@@ -144,7 +144,7 @@ afterAll(async () => {
     }
   }
   for (const cg of cgroups) if (existsSync(cg)) rmdirSync(cg);
-  expect(provflowBpftraces()).toEqual([]);
+  expect(provflowBpftraces(children.map((c) => c.pid!))).toEqual([]);
 }, 60_000);
 
 describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {

@@ -19,17 +19,32 @@ export function ebpfUnavailable(what: string): string | null {
   return reason;
 }
 
-/** bpftrace processes running provflow's program (none may be left behind by a test). */
-export function provflowBpftraces(): number[] {
+function ppid(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * bpftrace processes running provflow's program that a test left behind: those whose provflow (the
+ * parent of the watchdog shell bpftrace runs under) is gone, or is one of `owners` (processes the test
+ * started). Other helpers' provflow runs on the same machine are not counted.
+ */
+export function provflowBpftraces(owners: number[] = []): number[] {
   const out: number[] = [];
   const r = spawnSync("pgrep", ["-x", "bpftrace"], { encoding: "utf8" });
   for (const pid of (r.stdout ?? "").split(/\s+/).filter(Boolean)) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (/provflow-\d+\.bt|provflow-agent/.test(cmd)) out.push(Number(pid));
+      if (!/provflow-\d+\.bt|provflow-agent/.test(cmd)) continue;
     } catch {
-      // gone
+      continue;
     }
+    const owner = ppid(ppid(Number(pid)));
+    if (owner === 1 || owners.includes(owner)) out.push(Number(pid));
   }
   return out;
 }
