@@ -120,13 +120,13 @@ describe.skipIf(unavailable !== null)("provflow trace --tracer ebpf", () => {
     expect(s2.processes.map((p) => [p.exe, p.argv, p.cwd, p.exit])).toEqual(
       s.processes.map((p) => [p.exe, p.argv, p.cwd, p.exit]),
     );
-  }, 120_000);
+  }, 300_000);
 
   it("attaches to a running process with -p and resolves its relative paths from its cwd", async () => {
     const dir = realpathSync(tempDir());
     const db = join(dir, "p.db");
     // long enough for bpftrace to attach on a loaded machine; the tree must end the recording by itself
-    const target = spawn("sh", ["-c", "sleep 8; echo hi > attached.txt; sleep 0.2"], {
+    const target = spawn("sh", ["-c", "sleep 12; echo hi > attached.txt; sleep 0.2"], {
       cwd: dir,
       stdio: "ignore",
       detached: true,
@@ -156,7 +156,7 @@ describe.skipIf(unavailable !== null)("provflow trace --tracer ebpf", () => {
         // ended
       }
     }
-  }, 60_000);
+  }, 180_000);
 
   it("refuses in one line, naming what is missing and --tracer strace, without privileges or BTF", () => {
     const dir = tempDir();
@@ -215,5 +215,5 @@ describe.skipIf(unavailable !== null)("provflow trace --tracer ebpf", () => {
     // nothing ran, nothing was recorded
     expect(() => statSync(join(dir, "b.db"))).not.toThrow();
     expect(cliJson<unknown[]>(["runs", "--db", join(dir, "b.db"), "--json"])).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 });
