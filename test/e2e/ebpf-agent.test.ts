@@ -52,6 +52,13 @@ function start(args: string[]): ChildProcess & { err: () => string; out: () => s
   return Object.assign(c, { err: () => err, out: () => out });
 }
 
+/** `provflow agent … --json`, once its probes are attached */
+async function startAgent(args: string[]): Promise<ReturnType<typeof start>> {
+  const agent = start(["agent", ...args, "--json"]);
+  await waitFor("the agent's probes", () => agent.err().includes("capturing"));
+  return agent;
+}
+
 async function waitFor(what: string, cond: () => boolean, ms = 180_000): Promise<void> {
   const until = Date.now() + ms;
   while (!cond()) {
@@ -155,8 +162,7 @@ describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {
     const prefix = `pftest_agent_${process.pid}/camflow`;
     const machine = `7${process.pid}`;
     const sub = start(subscriber(prefix, db, "a"));
-    const agent = start([
-      "agent",
+    const agent = await startAgent([
       "--scope",
       "cgroup",
       cg,
@@ -168,9 +174,7 @@ describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {
       machine,
       "--interval",
       "500",
-      "--json",
     ]);
-    await waitFor("the agent's probes", () => agent.err().includes("capturing"));
     runIn(cg, dir, "echo hello > a.txt; cat a.txt > b.txt; mv b.txt c.txt; rm a.txt");
     // outside the cgroup: not in scope
     spawnSync("sh", ["-c", "echo no > outside.txt"], { cwd: dir });
@@ -225,8 +229,7 @@ describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {
     chmodSync(dir, 0o777);
     const uid = 40000 + (process.pid % 20000);
     const spool = join(dir, "spool");
-    const agent = start([
-      "agent",
+    const agent = await startAgent([
       "--scope",
       "uid",
       String(uid),
@@ -236,9 +239,7 @@ describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {
       spool,
       "--interval",
       "300",
-      "--json",
     ]);
-    await waitFor("the agent's probes", () => agent.err().includes("capturing"));
     const as = spawnSync(
       "setpriv",
       [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "sh", "-c", "sleep 0.3; echo mine > by-uid.txt"],
@@ -268,8 +269,7 @@ describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {
     const url = `mqtt://127.0.0.1:${port}`;
     const spool = join(dir, "spool");
     const prefix = `pftest_spool_${process.pid}/camflow`;
-    const agent = start([
-      "agent",
+    const agent = await startAgent([
       "--scope",
       "cgroup",
       cg,
@@ -283,9 +283,7 @@ describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {
       spool,
       "--interval",
       "300",
-      "--json",
     ]);
-    await waitFor("the agent's probes", () => agent.err().includes("capturing"));
     runIn(cg, dir, "echo one > first.txt");
     await waitFor("a spooled document", () => existsSync(spool) && readdirSync(spool).length > 0);
     expect(agent.err()).toContain(`the broker ${url} is unreachable: spooling to ${spool}`);
@@ -330,8 +328,7 @@ describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {
 
     // bounded: a 10 kB spool and a busy cgroup drop the oldest documents
     const small = join(dir, "small");
-    const agent2 = start([
-      "agent",
+    const agent2 = await startAgent([
       "--scope",
       "cgroup",
       cg,
@@ -343,9 +340,7 @@ describe.skipIf(!brokerUp)("provflow agent (eBPF), scoped to a cgroup", () => {
       "0.01",
       "--interval",
       "200",
-      "--json",
     ]);
-    await waitFor("the agent's probes", () => agent2.err().includes("capturing"));
     for (let i = 0; i < 6; i++) {
       runIn(
         cg,
