@@ -22,4 +22,6 @@ if (!only || only === "detect") out.push(...(await (await import("./detect-bench
 if (!only || only === "mqtt") out.push(...(await (await import("./mqtt-bench.js")).mqttBench()), "");
 if (!only || only === "lineage") out.push(...(await (await import("./lineage-bench.js")).lineageBench()), "");
 if (!only || only === "server") out.push(...(await (await import("./server-bench.js")).serverBench()), "");
+if (!only || only === "ebpf")
+  out.push(...(await (await import("./ebpf-overhead-bench.js")).ebpfOverheadBench()), "");
 process.stdout.write(`${out.join("\n")}\n`);

@@ -3,17 +3,20 @@ import { delimiter, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CaptureError } from "../util/errors.js";
 
-export type TracerName = "strace" | "ltrace";
+/** the ptrace-based tracers (planTracer builds their command lines) */
+export type PtraceTracer = "strace" | "ltrace";
+/** every tracer of provflow trace: eBPF runs provflow's bpftrace program (src/capture/ebpf-capture.ts) */
+export type TracerName = PtraceTracer | "ebpf";
 
 export interface TracerPlan {
-  tracer: TracerName;
+  tracer: PtraceTracer;
   /** the tracer's full command line, stored with the run */
   argv: string[];
   log: string;
 }
 
 export interface TracerRequest {
-  tracer: TracerName;
+  tracer: PtraceTracer;
   log: string;
   /** the command to run, or null with `pid` to attach */
   command: string[] | null;

@@ -14,6 +14,7 @@ import { openStore as openStoreAt } from "../store/open-store.js";
 import type { GraphStore, Problem, RunRecord } from "../store/store-types.js";
 import { ExitCode, NotFoundError, ProvflowError, UsageError } from "../util/errors.js";
 import { currentHostInfo } from "../util/host-info.js";
+import { agentCommand } from "./agent-command.js";
 import { auditToJsonLines } from "./audit-json-lines.js";
 import {
   addLaurelOutputOptions,
@@ -98,11 +99,15 @@ export function buildProgram(): Command {
 
   program
     .command("trace")
-    .description("run CMD under strace (or ltrace) and record its batchflow; exits with CMD's status")
+    .description(
+      "run CMD under strace (or ltrace, or eBPF) and record its batchflow; exits with CMD's status",
+    )
     .addOption(dbOption())
     .option("--name <name>", "name of the run")
     .option("-o, --output <log>", "keep the tracer's log in this file")
-    .addOption(new Option("--tracer <tracer>", "tracer").choices(["strace", "ltrace"]).default("strace"))
+    .addOption(
+      new Option("--tracer <tracer>", "tracer").choices(["strace", "ltrace", "ebpf"]).default("strace"),
+    )
     .option("-p, --pid <pid>", "attach to a running process and its descendants until they end or Ctrl-C")
     .option("--env", "record each exec's environment, its secrets redacted (see --keep-secrets)")
     .option("--keep-secrets", "record environments as they are, secrets included")
@@ -164,7 +169,7 @@ export function buildProgram(): Command {
     .option("--name <name>", "name of the run")
     .option(
       "--kind <kind>",
-      "force the log kind instead of detecting it (strace, ltrace, audit, prov, camflow, spade)",
+      "force the log kind instead of detecting it (strace, ltrace, audit, prov, camflow, spade, ebpf)",
     )
     .option(
       "--date <yyyy-mm-dd>",
@@ -452,6 +457,7 @@ export function buildProgram(): Command {
   registerLineageCommands(program, { withStore, findRunOrLatest, dbOption });
   serveCommand(program.command("serve"), { withStore, dbOption });
   watchCommand(program.command("watch"));
+  agentCommand(program.command("agent"));
 
   return program;
 }

@@ -57,7 +57,7 @@ function positive(text: string | undefined, what: string, fallback: number): num
   return n;
 }
 
-async function loadMqtt(): Promise<typeof import("mqtt")> {
+export async function loadMqtt(): Promise<typeof import("mqtt")> {
   const m = (await import("mqtt")) as typeof import("mqtt") & { default?: typeof import("mqtt") };
   return typeof m.connect === "function" ? m : (m.default as typeof import("mqtt"));
 }

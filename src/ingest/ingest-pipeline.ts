@@ -110,6 +110,10 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
     take(input.parser.end());
   }
   await flush(builder.drain());
+  for (const input of inputs) {
+    const extra = input.parser.runStats?.();
+    if (extra) for (const [k, v] of Object.entries(extra)) stats[k] = (stats[k] ?? 0) + v;
+  }
   await flush(builder.finish());
 
   // the reader's counts (lines, bytes, events) and the builder's (processes, files, calls, problems…)

@@ -3,6 +3,7 @@ import { camflowFormat } from "./camflow/camflow-source.js";
 import { cdmFormat } from "./cdm/cdm-source.js";
 import { clingoFormat } from "./clingo/clingo-source.js";
 import { dotFormat } from "./dot/dot-source.js";
+import { ebpfFormat } from "./ebpf/ebpf-source.js";
 import { ltraceFormat } from "./ltrace/ltrace-source-format.js";
 import { procmonCsvFormat } from "./procmon-csv/procmon-csv-source.js";
 import { procmonPmlFormat } from "./procmon-pml/pml-source.js";
@@ -39,6 +40,7 @@ export const sourceFormats: readonly SourceFormat[] = [
   sysmonFormat,
   sysmonEvtxFormat,
   windbgFormat,
+  ebpfFormat,
 ];
 
 /** Kinds read from JSON: their inputs go through the JSON line reader (long lines in pieces). */

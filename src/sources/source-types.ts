@@ -12,6 +12,8 @@ export interface LineParser {
   end(): ProvEvent[];
   /** Binary formats (EVTX, PML): the next bytes of the input, `offset` being the file offset of chunk[0]. */
   pushBytes?(chunk: Buffer, offset: number): ProvEvent[];
+  /** counts only the source knows, added to the run's statistics (eBPF: `lost` events) */
+  runStats?(): Record<string, number>;
 }
 
 export interface ParserOptions {

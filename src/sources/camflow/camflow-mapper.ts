@@ -128,6 +128,22 @@ export function camflowNode(input: CamflowNodeInput, machineHint?: string): Prov
   if (kind.type === "process") {
     const pid = valueNumber(field(a, "cf:pid", "pid"));
     if (pid !== undefined) setAttr(a, "pid", pid);
+    // provflow agent's tasks say their program (CamFlow's own do so through argv entities)
+    const exe = valueText(a["cf:exe"]);
+    if (exe !== undefined) setAttr(a, "exe", exe);
+    const argv = a["cf:argv"];
+    if (Array.isArray(argv))
+      setAttr(
+        a,
+        "argv",
+        argv.map((x) => valueText(x) ?? String(x)),
+      );
+    const cwd = valueText(a["cf:cwd"]);
+    if (cwd !== undefined) setAttr(a, "cwd", cwd);
+  } else if (kind.type === "file" || kind.type === "directory") {
+    // provflow agent's files carry their path (CamFlow's are named by path entities)
+    const p = valueText(field(a, "cf:pathname", "pathname"));
+    if (p !== undefined) setAttr(a, "path", p);
   } else if (kind.type === "memory") {
     const tgid = valueNumber(field(a, "cf:tgid", "tgid"));
     if (tgid !== undefined) setAttr(a, "pid", tgid);

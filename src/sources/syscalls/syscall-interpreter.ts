@@ -48,7 +48,8 @@ import type { StraceNotice, SyscallRecord } from "./syscall-record.js";
  *   decorated result path (`= 3</usr/lib/…/libc.so.6>`, symlinks resolved) when present. A per-process fd
  *   table (open, creat, dup,fcntl F_DUPFD, pipe, socket, accept, close-on-exec, shared with threads,
  *   copied at fork) names fds when there are no decorations.
- * - create. strace cannot tell whether O_CREAT created the file. `create: true` is emitted when the open
+ * - create. A tracer that knows whether O_CREAT created the file says so (`SyscallRecord.created`, eBPF's
+ *   FMODE_CREATED); strace cannot tell. `create: true` is emitted when the open
  *   succeeded with O_CREAT and: O_EXCL was set; or this run last saw the path absent (a failed lookup with
  *   ENOENT, an unlink, a rename away); or the path was never seen in this run and the open truncates or is
  *   write-only without O_APPEND (`> file`, `touch`). A path seen existing in this run is never "created"
@@ -436,6 +437,15 @@ export class SyscallInterpreter {
       }
     }
     return out;
+  }
+
+  /**
+   * For endless inputs (the eBPF agent): forget processes that have exited, and the path states
+   * when there are more than `maxPaths` of them. Memory then follows the live processes.
+   */
+  compact(maxPaths = 100_000): void {
+    for (const [tid, p] of this.threads) if (p.exited) this.threads.delete(tid);
+    if (this.pathState.size > maxPaths) this.pathState.clear();
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -1055,7 +1065,8 @@ export class SyscallInterpreter {
     }
     const acc = flags & 3;
     let created = false;
-    if (ok && flags & O_CREAT && res.type === "file" && !isSpecialPath(res.path)) {
+    if (ok && r.created !== undefined) created = r.created;
+    else if (ok && flags & O_CREAT && res.type === "file" && !isSpecialPath(res.path)) {
       if (flags & O_EXCL) created = true;
       else {
         const s1 = this.pathState.get(res.path);

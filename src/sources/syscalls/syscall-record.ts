@@ -24,6 +24,8 @@ export interface SyscallRecord {
   incomplete?: boolean;
   /** for ltrace: "sys" for system calls, "lib" for library calls */
   layer?: "sys" | "lib";
+  /** for open calls: whether it created the file, when the tracer knows (eBPF reads FMODE_CREATED) */
+  created?: boolean;
   /** file and line of the (first half of the) call */
   line: number;
 }

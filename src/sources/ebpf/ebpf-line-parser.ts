@@ -1,0 +1,632 @@
+import { constants as osConstants } from "node:os";
+import type { ProvEvent, RunContext } from "../../events/event-types.js";
+import { formatIpv6 } from "../audit/audit-sockaddr.js";
+import type { LineParser, ParserOptions } from "../source-types.js";
+import { errnoName } from "../syscalls/errno-names.js";
+import { SyscallInterpreter } from "../syscalls/syscall-interpreter.js";
+import type { StraceNotice, SyscallRecord } from "../syscalls/syscall-record.js";
+import { type EbpfArch, syscallName } from "./ebpf-syscalls.js";
+
+/**
+ * The eBPF source: lines of provflow's bpftrace program (share/provflow.bt, where the line kinds are
+ * described) → the same call records strace gives → the syscall interpreter (fd tables, cwd, path
+ * resolution, process tree) → events.
+ *
+ * - Order. bpftrace reads one buffer per CPU, so lines of a thread that moved between CPUs can come
+ *   out of order. Lines are held back for HOLD_NS of the program's clock and released sorted by time
+ *   (stable: one CPU's lines keep their order); the rest is released at the end of the input.
+ * - Joining. An `S` line opens a call of its thread, the next `E` line of that thread closes it; `A`
+ *   (argv), `P` (second path) and `N` (address) lines belong to that thread's next call.
+ * - Reads and writes arrive summed per process and fd (`R` lines): each becomes one read and one write
+ *   record on that fd, named like strace's (the interpreter resolves the fd through its table).
+ * - `Lost N events` (bpftrace: the kernel's buffer was full) is counted (`lost` in the run's
+ *   statistics) and reported as a problem: the trace is incomplete.
+ */
+
+const HOLD_NS = 300_000_000;
+const MAX_HELD = 200_000;
+const AT_FDCWD = -100;
+const AT_REMOVEDIR = 0x200;
+const O_CLOEXEC = 0x80000;
+const SOCK_CLOEXEC = 0x80000;
+
+interface Raw {
+  ns: number;
+  seq: number;
+  line: number;
+  f: string[];
+}
+
+interface Open {
+  nr: number;
+  name: string;
+  f: string[];
+  ns: number;
+  line: number;
+  argv: string[] | undefined;
+  second: { dirfd: string; path: string } | undefined;
+  addr: [string, string] | undefined;
+}
+
+interface Pending {
+  argv?: string[];
+  second?: { dirfd: string; path: string };
+  addr?: [string, string];
+}
+
+const SIGNALS = new Map<number, string>();
+for (const [name, n] of Object.entries(osConstants.signals as Record<string, number>)) {
+  if (!SIGNALS.has(n) && name !== "SIGIOT" && name !== "SIGPOLL") SIGNALS.set(n, name);
+}
+
+/** a C string literal as strace prints it (the interpreter's cString reads it back) */
+export function quoteC(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34) out += '\\"';
+    else if (c === 92) out += "\\\\";
+    else if (c === 10) out += "\\n";
+    else if (c === 9) out += "\\t";
+    else if (c < 32) out += `\\${c.toString(8).padStart(3, "0")}`;
+    else out += s[i];
+  }
+  return `${out}"`;
+}
+
+function hexBytesLE(hex: string, n: number): number[] {
+  let v = BigInt(`0x${hex || "0"}`);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(Number(v & 0xffn));
+    v >>= 8n;
+  }
+  return out;
+}
+
+function port(netOrder: string): number {
+  const p = Number.parseInt(netOrder, 10) & 0xffff;
+  return ((p & 0xff) << 8) | (p >> 8);
+}
+
+/** family, port and path fields (+ the N line's words) → strace's sockaddr text */
+function sockaddrText(
+  fam: number,
+  portField: string,
+  path: string,
+  addr: [string, string] | undefined,
+): string {
+  if (fam === 1) return `{sa_family=AF_UNIX, sun_path=${quoteC(path)}}`;
+  if (fam === 2) {
+    const b = hexBytesLE(addr?.[0] ?? "0", 4);
+    return `{sa_family=AF_INET, sin_port=htons(${port(portField)}), sin_addr=inet_addr("${b.join(".")}")}`;
+  }
+  if (fam === 10) {
+    const b = Uint8Array.from([...hexBytesLE(addr?.[0] ?? "0", 8), ...hexBytesLE(addr?.[1] ?? "0", 8)]);
+    return `{sa_family=AF_INET6, sin6_port=htons(${port(portField)}), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "${formatIpv6(b, 0)}", &sin6_addr)}`;
+  }
+  if (fam === 16) return "{sa_family=AF_NETLINK}";
+  return fam === 0 ? "NULL" : `{sa_family=${fam}}`;
+}
+
+function domainText(d: number): string {
+  return d === 1
+    ? "AF_UNIX"
+    : d === 2
+      ? "AF_INET"
+      : d === 10
+        ? "AF_INET6"
+        : d === 16
+          ? "AF_NETLINK"
+          : String(d);
+}
+
+function sockTypeText(t: number): string {
+  const base = t & 0xf;
+  const name =
+    base === 1
+      ? "SOCK_STREAM"
+      : base === 2
+        ? "SOCK_DGRAM"
+        : base === 3
+          ? "SOCK_RAW"
+          : base === 5
+            ? "SOCK_SEQPACKET"
+            : String(base);
+  return t & SOCK_CLOEXEC ? `${name}|SOCK_CLOEXEC` : name;
+}
+
+/** a register printed as an unsigned number → its low 32 bits as a signed C int, as text */
+function int32(s: string | undefined): string {
+  if (s === undefined || s === "") return "0";
+  const n = Number(s);
+  if (!Number.isFinite(n)) return s;
+  return String(n <= 0xffffffff && n >= -0x80000000 ? n | 0 : Number(BigInt.asIntN(32, BigInt(s))));
+}
+
+function num(s: string | undefined): number {
+  if (s === undefined) return Number.NaN;
+  return Number.parseInt(s, 10);
+}
+
+export class EbpfLogParser implements LineParser {
+  private readonly file: string;
+  private readonly ctx: RunContext;
+  private readonly attach: boolean;
+  private interp: SyscallInterpreter | null = null;
+  private arch: EbpfArch = "x64";
+  private offsetUs = 0;
+  private headerSeen = false;
+  private held: Raw[] = [];
+  private maxNs = 0;
+  private seq = 0;
+  private readonly open = new Map<number, Open>();
+  private readonly pending = new Map<number, Pending>();
+  private items: Array<SyscallRecord | StraceNotice> = [];
+  private out: ProvEvent[] = [];
+  private lost = 0;
+  private lastNs = 0;
+  /** live: working directories asked for when a process's first line was read */
+  private readonly cwds = new Map<number, string | null>();
+  /** attached: the threads whose start (or attachment) was announced */
+  private readonly known = new Set<number>();
+
+  /**
+   * `cwdOf`: live capture only (the agent), the working directory of a running process, for the
+   * processes that were running before the capture began (their chdir was never seen).
+   */
+  constructor(
+    opts: ParserOptions,
+    private readonly cwdOf?: (pid: number) => string | null,
+  ) {
+    this.file = opts.file;
+    this.ctx = opts.ctx;
+    this.attach = opts.attach === true;
+  }
+
+  /** extra statistics of the run: events the kernel dropped */
+  runStats(): Record<string, number> {
+    return { lost: this.lost };
+  }
+
+  push(lines: string[], firstLine: number): ProvEvent[] {
+    this.out = [];
+    for (let i = 0; i < lines.length; i++) this.scan(lines[i] as string, firstLine + i);
+    if (this.held.length > 0) {
+      const watermark = this.maxNs - HOLD_NS;
+      this.release(this.held.length > MAX_HELD ? Number.POSITIVE_INFINITY : watermark, false);
+    }
+    this.flushItems();
+    return this.out;
+  }
+
+  /** Everything held back for ordering, now (the agent, when no line came for a while). */
+  drain(): ProvEvent[] {
+    this.out = [];
+    this.release(Number.POSITIVE_INFINITY, true);
+    this.flushItems();
+    return this.out;
+  }
+
+  /** For endless inputs (the agent): forget the processes that have exited. */
+  compact(): void {
+    this.interp?.compact();
+  }
+
+  end(): ProvEvent[] {
+    this.out = [];
+    this.release(Number.POSITIVE_INFINITY, true);
+    this.flushItems();
+    if (this.interp !== null) for (const e of this.interp.end()) this.out.push(e);
+    return this.out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private problem(line: number, message: string, text?: string): void {
+    const ev: ProvEvent = { kind: "problem", at: { file: this.file, line }, message };
+    if (text !== undefined) ev.text = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+    this.out.push(ev);
+  }
+
+  private scan(line: string, no: number): void {
+    if (line.length === 0) return;
+    const c = line.charCodeAt(0);
+    // S E A P N R F X H Z: one tab-separated record
+    if (line.charCodeAt(1) === 9 && c >= 65 && c <= 90) {
+      const f = line.split("\t");
+      if (c === 72) {
+        this.header(f, no);
+        return;
+      }
+      const ns = Number(f[1]);
+      if (!Number.isFinite(ns)) {
+        this.problem(no, "eBPF line without a time", line);
+        return;
+      }
+      if (ns > this.maxNs) this.maxNs = ns;
+      this.held.push({ ns, seq: this.seq++, line: no, f });
+      // live: the working directory of a process that ran before the capture, asked while it runs
+      if (this.cwdOf !== undefined && c !== 65 && c !== 80 && c !== 78) this.noteCwd(Number(f[3]));
+      return;
+    }
+    if (line.startsWith("Lost ")) {
+      const n = Number.parseInt(line.slice(5), 10);
+      if (!Number.isNaN(n)) {
+        this.lost += n;
+        this.problem(
+          no,
+          `the kernel dropped ${n} events (bpftrace's buffer was full): the trace is incomplete`,
+          line,
+        );
+        return;
+      }
+    }
+    if (line.startsWith("@rb[") || line.startsWith("@wb[")) {
+      // what was never flushed, printed by bpftrace at the end: `@rb[PID, FD]: BYTES`
+      const m = /^@([rw])b\[(\d+), (-?\d+)\]: (\d+)$/.exec(line);
+      if (m) {
+        const ns = this.maxNs + 1;
+        const pid = m[2] as string;
+        const f =
+          m[1] === "r"
+            ? ["R", String(ns), pid, pid, m[3]!, m[4]!, "0"]
+            : ["R", String(ns), pid, pid, m[3]!, "0", m[4]!];
+        this.held.push({ ns, seq: this.seq++, line: no, f });
+        return;
+      }
+    }
+    if (line.startsWith("Attaching ") || line.trim() === "") return;
+    this.problem(no, "not a line of provflow's eBPF program", line);
+  }
+
+  private header(f: string[], no: number): void {
+    const off = f[1] ?? "";
+    if (/^-?\d+$/.test(off)) this.offsetUs = Number(BigInt(off) / 1000n);
+    else this.problem(no, "eBPF header without a clock offset: times are since boot", f.join("\t"));
+    const arch = f[3] === "1" ? "x64" : f[3] === "2" ? "arm64" : f[3];
+    if (arch === "x64" || arch === "arm64") this.arch = arch;
+    else if (arch !== undefined) this.problem(no, `unknown architecture ${arch} in the eBPF header`);
+    this.headerSeen = true;
+    const cwd = f[4];
+    if (this.interp === null) {
+      const ctx = cwd?.startsWith("/") ? { ...this.ctx, cwd } : this.ctx;
+      this.interp = new SyscallInterpreter({ file: this.file, ctx, decorations: false, attach: this.attach });
+    }
+  }
+
+  private release(watermark: number, all: boolean): void {
+    const held = this.held;
+    if (held.length === 0) return;
+    held.sort((a, b) => a.ns - b.ns || a.seq - b.seq);
+    let k = held.length;
+    if (!all) {
+      k = 0;
+      while (k < held.length && (held[k] as Raw).ns <= watermark) k++;
+    }
+    for (let i = 0; i < k; i++) this.line(held[i] as Raw);
+    this.held = k === held.length ? [] : held.slice(k);
+  }
+
+  private us(ns: number): number {
+    return this.offsetUs + Math.floor(ns / 1000);
+  }
+
+  private pend(tid: number): Pending {
+    let p = this.pending.get(tid);
+    if (p === undefined) {
+      p = {};
+      this.pending.set(tid, p);
+    }
+    return p;
+  }
+
+  private line(r: Raw): void {
+    const f = r.f;
+    const kind = f[0];
+    if (kind === "Z") return;
+    const tid = num(f[2]);
+    if (Number.isNaN(tid)) {
+      this.problem(r.line, "eBPF line without a thread id", f.join("\t"));
+      return;
+    }
+    if (r.ns > this.lastNs) this.lastNs = r.ns;
+    if (
+      this.attach &&
+      (kind === "S" || kind === "R" || kind === "F" || kind === "X") &&
+      !this.known.has(tid)
+    ) {
+      this.attached(tid, num(f[3]), r);
+    }
+    switch (kind) {
+      case "S": {
+        const nr = num(f[4]);
+        const name = syscallName(this.arch, nr);
+        if (name === undefined) {
+          this.problem(r.line, `unknown system call number ${f[4]}`, f.join("\t"));
+          return;
+        }
+        const p = this.pending.get(tid);
+        this.pending.delete(tid);
+        const prev = this.open.get(tid);
+        if (prev !== undefined) this.finish(tid, prev, undefined, r.line);
+        this.open.set(tid, {
+          nr,
+          name,
+          f,
+          ns: r.ns,
+          line: r.line,
+          argv: p?.argv,
+          second: p?.second,
+          addr: p?.addr,
+        });
+        return;
+      }
+      case "A": {
+        const p = this.pend(tid);
+        const i = num(f[3]);
+        if (p.argv === undefined || i === 0) p.argv = [];
+        p.argv[i] = f.slice(4).join("\t");
+        return;
+      }
+      case "P": {
+        const o = this.open.get(tid);
+        const second = { dirfd: int32(f[3]), path: f.slice(4).join("\t") };
+        if (o !== undefined) o.second = second;
+        else this.pend(tid).second = second;
+        return;
+      }
+      case "N":
+        this.pend(tid).addr = [f[3] ?? "0", f[4] ?? "0"];
+        return;
+      case "E": {
+        const o = this.open.get(tid);
+        // a call begun before the trace (the gate's kill, an attached process's pending read)
+        if (o === undefined) return;
+        this.open.delete(tid);
+        const p = this.pending.get(tid);
+        if (p?.addr !== undefined && o.addr === undefined) o.addr = p.addr;
+        this.pending.delete(tid);
+        this.finish(tid, o, f, r.line);
+        return;
+      }
+      case "R": {
+        const fd = int32(f[4]);
+        const rb = num(f[5]);
+        const wb = num(f[6]);
+        const ts = this.us(r.ns);
+        if (rb > 0) this.items.push(this.rec(tid, ts, "read", [fd], String(rb), rb, r.line));
+        if (wb > 0) this.items.push(this.rec(tid, ts, "write", [fd], String(wb), wb, r.line));
+        return;
+      }
+      case "F": {
+        const child = num(f[4]);
+        if (this.attach) this.know(child);
+        const flags = `0x${f[5] ?? "0"}`;
+        const name = (Number.parseInt(f[5] ?? "0", 16) & 0x4000) !== 0 ? "vfork" : "clone";
+        this.items.push(
+          this.rec(tid, this.us(r.ns), name, name === "vfork" ? [] : [flags], String(child), child, r.line),
+        );
+        return;
+      }
+      case "X": {
+        const o = this.open.get(tid);
+        if (o !== undefined) {
+          this.open.delete(tid);
+          this.finish(tid, o, undefined, r.line);
+        }
+        this.pending.delete(tid);
+        this.known.delete(tid);
+        const code = num(f[4]);
+        const ts = this.us(r.ns);
+        if (Number.isNaN(code)) {
+          this.problem(r.line, "exit without a status", f.join("\t"));
+          return;
+        }
+        const sig = code & 0x7f;
+        if (sig !== 0) {
+          const signal = SIGNALS.get(sig) ?? `SIG${sig}`;
+          this.items.push({ type: "killed", tid, ts, signal, coreDumped: (code & 0x80) !== 0, line: r.line });
+        } else this.items.push({ type: "exited", tid, ts, code: (code >> 8) & 0xff, line: r.line });
+        return;
+      }
+      default:
+        this.problem(r.line, `unknown eBPF line kind ${kind}`, f.join("\t"));
+    }
+  }
+
+  private know(tid: number): void {
+    if (this.known.size >= 1_000_000) this.known.clear();
+    this.known.add(tid);
+  }
+
+  /**
+   * Attached (provflow trace -p, the agent): a thread first seen without its creation was running
+   * before the trace began. Its process starts as attached; a thread of it is announced by a clone
+   * of its process with CLONE_THREAD, so that it is not taken for a process.
+   */
+  private attached(tid: number, pid: number, r: Raw): void {
+    const ts = this.us(r.ns);
+    if (!Number.isNaN(pid) && pid !== tid && pid > 0) {
+      if (!this.known.has(pid)) {
+        this.items.push({ type: "attached", tid: pid, ts, line: r.line });
+        this.attachedCwd(pid, ts, r.line);
+        this.know(pid);
+      }
+      this.items.push(this.rec(pid, ts, "clone", ["0x10000"], String(tid), tid, r.line));
+    } else {
+      this.items.push({ type: "attached", tid, ts, line: r.line });
+      this.attachedCwd(tid, ts, r.line);
+    }
+    this.know(tid);
+  }
+
+  private noteCwd(pid: number): void {
+    if (!(pid > 0) || this.known.has(pid) || this.cwds.has(pid)) return;
+    const cwd = this.cwdOf?.(pid) ?? null;
+    if (this.cwds.size >= 100_000) this.cwds.clear();
+    this.cwds.set(pid, cwd);
+  }
+
+  private attachedCwd(pid: number, ts: number, line: number): void {
+    const cwd = this.cwds.get(pid) ?? this.cwdOf?.(pid);
+    this.cwds.delete(pid);
+    if (cwd?.startsWith("/")) this.items.push(this.rec(pid, ts, "chdir", [quoteC(cwd)], "0", 0, line));
+  }
+
+  private rec(
+    tid: number,
+    ts: number,
+    name: string,
+    args: string[],
+    ret: string,
+    retval: number | undefined,
+    line: number,
+  ): SyscallRecord {
+    const r: SyscallRecord = { tid, ts, name, args, ret, line };
+    if (retval !== undefined) r.retval = retval;
+    return r;
+  }
+
+  /** An S line and its E line (undefined: the thread exited, or began another call, first) → a record. */
+  private finish(tid: number, o: Open, e: string[] | undefined, _endLine: number): void {
+    const f = o.f;
+    // the program prints arguments as the raw 64-bit registers: C ints are their low 32 bits
+    const x0 = int32(f[5]);
+    const x1 = int32(f[6]);
+    const x2 = int32(f[7]);
+    const path = f.length > 8 ? f.slice(8).join("\t") : "";
+    const ts = this.us(o.ns);
+    const retNum = e !== undefined ? Number(e[5]) : Number.NaN;
+    const rec: SyscallRecord = { tid, ts, name: o.name, args: [], ret: "?", line: o.line };
+    if (e === undefined || Number.isNaN(retNum)) rec.incomplete = true;
+    else if (retNum < 0 && retNum > -4096) {
+      rec.ret = "-1";
+      rec.retval = -1;
+      rec.errno = errnoName(-retNum);
+    } else {
+      rec.ret = String(retNum);
+      rec.retval = retNum;
+    }
+    const dir = (d: string) => (num(d) === AT_FDCWD ? "AT_FDCWD" : d);
+    switch (o.name) {
+      case "openat":
+        rec.args = [dir(x0), quoteC(path), x1];
+        break;
+      case "openat2":
+        rec.args = [dir(x0), quoteC(path), `{flags=${x1}, mode=0, resolve=0}`];
+        break;
+      case "open":
+        rec.args = [quoteC(path), x1];
+        break;
+      case "creat":
+        rec.args = [quoteC(path)];
+        break;
+      case "unlink":
+      case "rmdir":
+      case "mkdir":
+      case "chdir":
+      case "truncate":
+        rec.args = [quoteC(path)];
+        break;
+      case "unlinkat":
+        rec.args = [dir(x0), quoteC(path), num(x1) & AT_REMOVEDIR ? "AT_REMOVEDIR" : "0"];
+        break;
+      case "mkdirat":
+        rec.args = [dir(x0), quoteC(path), "0777"];
+        break;
+      case "ftruncate":
+      case "fchdir":
+      case "dup":
+      case "close":
+        rec.args = [x0];
+        break;
+      case "listen":
+        rec.args = [x0, x1];
+        break;
+      case "rename":
+      case "link":
+      case "symlink":
+        rec.args = [quoteC(path), quoteC(o.second?.path ?? "")];
+        if (o.second === undefined) this.problem(o.line, `${o.name} without its second path`);
+        break;
+      case "renameat":
+      case "renameat2":
+      case "linkat":
+        rec.args = [dir(x0), quoteC(path), dir(o.second?.dirfd ?? "-100"), quoteC(o.second?.path ?? ""), "0"];
+        if (o.second === undefined) this.problem(o.line, `${o.name} without its second path`);
+        break;
+      case "symlinkat":
+        rec.args = [quoteC(path), dir(o.second?.dirfd ?? "-100"), quoteC(o.second?.path ?? "")];
+        if (o.second === undefined) this.problem(o.line, `${o.name} without its second path`);
+        break;
+      case "execve":
+      case "execveat": {
+        const argv = o.argv ?? [];
+        const text = `[${argv.map((a) => quoteC(a ?? "")).join(", ")}${argv.length >= 48 ? ", ..." : ""}]`;
+        rec.args = o.name === "execve" ? [quoteC(path), text] : [dir(x0), quoteC(path), text, "NULL", "0"];
+        break;
+      }
+      case "dup2":
+        rec.args = [x0, x1];
+        break;
+      case "dup3":
+        rec.args = [x0, x1, num(x2) & O_CLOEXEC ? "O_CLOEXEC" : "0"];
+        break;
+      case "fcntl":
+        rec.args = [x0, x1, x2];
+        break;
+      case "pipe":
+      case "pipe2": {
+        const fds = e !== undefined && e[4] === "pair" ? `[${e[6]}, ${e[7]}]` : "0x0";
+        rec.args = [fds, num(x0) & O_CLOEXEC ? "O_CLOEXEC" : "0"];
+        break;
+      }
+      case "socketpair": {
+        const fds = e !== undefined && e[4] === "pair" ? `[${e[6]}, ${e[7]}]` : "0x0";
+        rec.args = [domainText(num(x0)), sockTypeText(num(x1)), x2, fds];
+        break;
+      }
+      case "socket":
+        rec.args = [domainText(num(x0)), sockTypeText(num(x1)), x2];
+        break;
+      case "connect":
+      case "bind":
+        rec.args = [x0, sockaddrText(num(x1), x2, path, o.addr), "16"];
+        break;
+      case "accept":
+      case "accept4": {
+        const sa =
+          e !== undefined && e[4] === "accept"
+            ? sockaddrText(num(e[6]), e[7] ?? "0", e.slice(8).join("\t"), o.addr)
+            : "NULL";
+        rec.args = [x0, sa, "NULL", num(x1) & SOCK_CLOEXEC ? "SOCK_CLOEXEC" : "0"];
+        break;
+      }
+      default:
+        rec.args = [x0, x1, x2];
+    }
+    if (e !== undefined && e[4] === "open" && rec.retval !== undefined && rec.retval >= 0) {
+      rec.created = e[6] === "1";
+    }
+    this.items.push(rec);
+  }
+
+  private flushItems(): void {
+    if (this.items.length === 0) return;
+    if (this.interp === null) {
+      if (!this.headerSeen) {
+        this.problem(this.items[0]?.line ?? 0, "eBPF log without its header line (H): times are since boot");
+        this.headerSeen = true;
+      }
+      this.interp = new SyscallInterpreter({
+        file: this.file,
+        ctx: this.ctx,
+        decorations: false,
+        attach: this.attach,
+      });
+    }
+    for (const e of this.interp.feed(this.items)) this.out.push(e);
+    this.items = [];
+  }
+}
