@@ -10,6 +10,7 @@ import { findFormat } from "../sources/source-registry.js";
 import type { GraphStore, Problem } from "../store/store-types.js";
 import { CaptureError } from "../util/errors.js";
 import type { HostInfo } from "../util/host-info.js";
+import { localNetworkMounts } from "../util/mount-table.js";
 import { planTracer, preflight, type TracerName, whichSync } from "./tracer-command.js";
 
 export interface TraceOptions {
@@ -65,6 +66,7 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
     bootId: opts.host.bootId ?? undefined,
     cwd: process.cwd(),
     clock: "epoch",
+    mounts: localNetworkMounts(opts.pid ?? "self"),
   };
   if (opts.tracer === "ltrace" && opts.command) {
     ctx.rootCommand = { exe: whichSync(opts.command[0]!) ?? opts.command[0]!, argv: opts.command };

@@ -24,6 +24,7 @@ import {
 } from "./audit-laurel-options.js";
 import { runAuditPlugin } from "./audit-plugin.js";
 import { diffCommand } from "./diff-command.js";
+import { mergeCommand } from "./merge-command.js";
 import { miningCommand } from "./mining-command.js";
 import { registerMqttCommands } from "./mqtt-command.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
@@ -439,6 +440,7 @@ export function buildProgram(): Command {
   queryCommand(program.command("query"), { withStore, findRunOrLatest, dbOption });
   diffCommand(program.command("diff"), { withStore, dbOption });
   miningCommand(program.command("mining"), { withStore, findRunOrLatest, dbOption });
+  mergeCommand(program.command("merge"), { withStore, dbOption });
   registerMqttCommands(program, { withStore, dbOption });
 
   return program;
