@@ -46,6 +46,7 @@ const EDGE_COLOURS: Partial<Record<GraphEdge["type"], string>> = {
   wasDerivedFrom: "#8f6f00",
   wasInvalidatedBy: "#bf0000",
   wasAssociatedWith: "#c08000",
+  alternateOf: "#008080",
 };
 
 const MAX_LABEL = 60;
@@ -93,13 +94,28 @@ function nodeStatement(id: string, n: GraphNode, label: string): string {
 }
 
 function edgeLabel(e: GraphEdge): string {
+  // a merge link: named by its rule (the evidence is in the tooltip)
+  if (e.op === "same-as" && typeof e.attrs.link === "string") return `alternateOf (${e.attrs.link})`;
   const op = e.op === "other" && typeof e.attrs.sourceType === "string" ? e.attrs.sourceType : e.op;
   return op && op !== e.type ? `${e.type} (${op})` : e.type;
 }
 
+/** A merge link's evidence, one `key=value` per line, for the DOT tooltip. */
+function linkTooltip(e: GraphEdge): string {
+  return Object.entries(e.attrs)
+    .filter(([k]) => k !== "originRun" && k !== "originId")
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join("; ");
+}
+
 function edgeStatement(from: string, to: string, e: GraphEdge, label: string): string {
   const colour = EDGE_COLOURS[e.type] ?? "#606060";
-  const dashed = e.type === "wasInformedBy" || e.type === "wasDerivedFrom" ? ", style=dashed" : "";
+  const dashed =
+    e.type === "wasInformedBy" || e.type === "wasDerivedFrom"
+      ? ", style=dashed"
+      : e.op === "same-as"
+        ? `, style=bold, dir=both, arrowhead=none, arrowtail=none, tooltip=${dotString(linkTooltip(e))}`
+        : "";
   return `  ${from} -> ${to} [label=${dotString(label)}, color=${dotString(colour)}, fontcolor=${dotString(colour)}${dashed}];\n`;
 }
 

@@ -13,13 +13,15 @@ import { isoMicros } from "./time-format.js";
  *   (a client's connect and a server's accept), and whose lifetimes overlap (± `skewUs`). Loopback
  *   and unspecified addresses only meet on the same machine.
  * - `shared-storage`: a file under an NFS or CIFS mount resolved to the server and export path
- *   (`nfs://SERVER/EXPORT/REL`, `cifs://SERVER/SHARE/REL`), the same version number in both runs.
+ *   (`nfs://SERVER/EXPORT/REL`, `cifs://SERVER/SHARE/REL`).
  * - `camflow-packet`: the same CamFlow packet (its gid `packet://SENDER->RECEIVER/ID/SEQ`, which has
  *   no machine in it) seen by the sender and the receiver.
  * - `same-server`: client sockets of several runs reaching the same server address:port, and the
  *   server's listening socket when a run recorded it.
- * - `same-gid`: any other node with the same gid and version in two runs (the same file read by two
- *   runs on one machine, the same machine agent).
+ * - `same-gid`: any other node with the same gid in two runs (the same file read by two runs on one
+ *   machine, the same machine agent).
+ * For shared paths and gids, a run's first node of the resource (its lowest id: usually the version
+ * it found) is linked to the first run's first node, once per run; the versions are in the evidence.
  * A pair of nodes is linked once, by the first rule that matched (a later rule adds to `alsoRules`).
  */
 
@@ -131,8 +133,11 @@ interface ListeningCandidate {
 interface Representative {
   node: number;
   run: number;
-  /** what the evidence needs of the first node (path, mount, gid) */
+  version: number;
+  /** what the evidence needs of the first node (path, mount) */
   detail: Record<string, unknown>;
+  /** the last run linked to it (runs stream one after the other: one link per run) */
+  linkedRun: number;
 }
 
 export interface MergeLinkStats {
@@ -160,9 +165,9 @@ export class RunLinker {
   private readonly sources: MergeSource[] = [];
   private readonly sockets = new Map<number, SocketCandidate>();
   private readonly listening: ListeningCandidate[] = [];
-  /** `gid#version` → first node with it */
+  /** gid → first node with it */
   private readonly byGid = new Map<string, Representative>();
-  /** shared path identity `#version` → first node */
+  /** shared path identity → first node */
   private readonly byShared = new Map<string, Representative>();
   private readonly links = new Map<string, RunLink>();
   readonly stats: MergeLinkStats = {
@@ -233,34 +238,40 @@ export class RunLinker {
       const path = typeof a.path === "string" ? a.path : node.label;
       const shared = path.startsWith("/") ? sharedPath(path, src.mounts) : null;
       if (shared !== null) {
-        const key = `${shared.id}#${node.version}`;
-        const mount = {
-          mountPoint: shared.mount.mountPoint,
-          source: shared.mount.source,
-          fstype: shared.mount.fstype,
-        };
-        const detail = { path, mount };
-        const rep = this.byShared.get(key);
-        if (rep === undefined) this.byShared.set(key, { node: node.id, run, detail });
-        else if (rep.run !== run)
+        const m = shared.mount;
+        const mount = { mountPoint: m.mountPoint, source: m.source, fstype: m.fstype };
+        const rep = this.byShared.get(shared.id);
+        if (rep === undefined)
+          this.byShared.set(shared.id, {
+            node: node.id,
+            run,
+            version: node.version,
+            detail: { path, mount },
+            linkedRun: run,
+          });
+        else if (rep.linkedRun !== run) {
+          rep.linkedRun = run;
           this.link(node.id, rep.node, "shared-storage", {
             shared: shared.id,
-            version: node.version,
             path,
+            version: node.version,
             mount,
             otherPath: rep.detail.path,
+            otherVersion: rep.version,
             otherMount: rep.detail.mount,
             runs: [src.runId, this.source(rep.run).runId],
           });
+        }
       }
     }
-    const key = `${node.gid}#${node.version}`;
-    const rep = this.byGid.get(key);
+    const rep = this.byGid.get(node.gid);
     if (rep === undefined) {
-      this.byGid.set(key, { node: node.id, run, detail: {} });
+      this.byGid.set(node.gid, { node: node.id, run, version: node.version, detail: {}, linkedRun: run });
       return;
     }
-    if (rep.run === run) return;
+    if (rep.linkedRun === run) return;
+    rep.linkedRun = run;
+    const runs = [src.runId, this.source(rep.run).runId];
     if (node.type === "packet" && node.gid.startsWith("packet://")) {
       const m = /^packet:\/\/(.*)->(.*)\/([^/]+)\/([^/]+)$/.exec(node.gid);
       this.link(node.id, rep.node, "camflow-packet", {
@@ -269,13 +280,14 @@ export class RunLinker {
         receiver: m?.[2] ?? null,
         packetId: m?.[3] ?? null,
         seq: m?.[4] ?? null,
-        runs: [src.runId, this.source(rep.run).runId],
+        runs,
       });
     } else
       this.link(node.id, rep.node, "same-gid", {
         gid: node.gid,
         version: node.version,
-        runs: [src.runId, this.source(rep.run).runId],
+        otherVersion: rep.version,
+        runs,
       });
   }
 

@@ -142,6 +142,19 @@ export async function mergeRuns(
       }
       edgeOffset += maxId;
     }
+    // the calls logs (steps), renumbered after the previous runs' (pids are the machines' own)
+    let stepOffset = 0;
+    for (const run of runs) {
+      let maxSeq = 0;
+      for await (const batch of store.iterateSteps(run.id, batchSize)) {
+        const steps = batch.map((st) => {
+          if (st.seq > maxSeq) maxSeq = st.seq;
+          return { ...st, seq: st.seq + stepOffset };
+        });
+        await store.appendBatch(runId, { nodes: [], edges: [], steps, problems: [] });
+      }
+      stepOffset += maxSeq;
+    }
     // the links, after every edge
     const links = linker.finish();
     for (let k = 0; k < links.length; k += batchSize) {
