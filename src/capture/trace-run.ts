@@ -11,6 +11,7 @@ import type { GraphStore, Problem } from "../store/store-types.js";
 import { CaptureError } from "../util/errors.js";
 import type { HostInfo } from "../util/host-info.js";
 import { localNetworkMounts } from "../util/mount-table.js";
+import { localOs } from "../util/os-release.js";
 import { planTracer, preflight, type TracerName, whichSync } from "./tracer-command.js";
 
 export interface TraceOptions {
@@ -67,6 +68,7 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
     cwd: process.cwd(),
     clock: "epoch",
     mounts: localNetworkMounts(opts.pid ?? "self"),
+    os: localOs() ?? undefined,
   };
   if (opts.tracer === "ltrace" && opts.command) {
     ctx.rootCommand = { exe: whichSync(opts.command[0]!) ?? opts.command[0]!, argv: opts.command };

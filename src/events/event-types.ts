@@ -280,4 +280,6 @@ export interface RunContext {
   rootCommand?: { exe: string; argv: string[] };
   /** the recording machine's network mounts (NFS, CIFS), kept on its machine agent for `provflow merge` */
   mounts?: NetworkMount[];
+  /** the recording machine's distribution (its container image, its os-release PRETTY_NAME) */
+  os?: { image: string; name: string | null };
 }

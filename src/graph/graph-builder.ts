@@ -325,6 +325,9 @@ export class GraphBuilder {
       ...(this.ctx.machineId ? { machineId: this.ctx.machineId } : {}),
       ...(this.ctx.bootId ? { bootId: this.ctx.bootId } : {}),
       ...(this.ctx.mounts?.length ? { networkMounts: this.ctx.mounts } : {}),
+      ...(this.ctx.os
+        ? { osImage: this.ctx.os.image, ...(this.ctx.os.name ? { osName: this.ctx.os.name } : {}) }
+        : {}),
     });
   }
 
