@@ -1,6 +1,11 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { GraphNode } from "../src/graph/prov-types.js";
 import { type MergeSource, RunLinker, splitEndpoint } from "../src/graph/run-merge.js";
+import { mergeRuns } from "../src/ingest/run-merge-writer.js";
+import { openSqliteStore } from "../src/store/sqlite-store.js";
 import { parseMountTable, sharedPath } from "../src/util/mount-table.js";
 
 function source(index: number, host: string, mounts: MergeSource["mounts"] = []): MergeSource {
@@ -182,5 +187,80 @@ describe("RunLinker", () => {
       packetId: "37974",
       seq: "12",
     });
+  });
+});
+
+describe("mergeRuns (SQLite store)", () => {
+  it("reads the network mounts recorded on each run's machine agent and links the shared file", async () => {
+    const store = openSqliteStore(join(mkdtempSync(join(tmpdir(), "pf-merge-")), "m.db"));
+    try {
+      const runs = [];
+      for (const [host, mountPoint, fstype] of [
+        ["a", "/home", "nfs4"],
+        ["b", "/mnt/homes", "nfs"],
+      ] as const) {
+        const id = await store.createRun({
+          name: host,
+          source: "strace",
+          command: ["x"],
+          host,
+          machineId: `${host}-id`,
+        });
+        const mounts = [
+          { mountPoint, fstype, source: "nas:/vol/home", server: "192.0.2.1", export: "/vol/home" },
+        ];
+        await store.appendBatch(id, {
+          nodes: [
+            {
+              id: 1,
+              kind: "agent",
+              type: "machine",
+              gid: `machine://${host}`,
+              version: 0,
+              label: host,
+              start: null,
+              end: null,
+              attrs: { networkMounts: mounts },
+            },
+            {
+              id: 2,
+              kind: "entity",
+              type: "file",
+              gid: `file://${host}${mountPoint}/ann/notes.txt`,
+              version: 0,
+              label: "",
+              start: null,
+              end: null,
+              attrs: { path: `${mountPoint}/ann/notes.txt` },
+            },
+          ],
+          edges: [],
+          steps: [],
+          problems: [],
+        });
+        await store.updateRun(id, { status: "complete" });
+        runs.push((await store.findRun(id))!);
+      }
+      const result = await mergeRuns(store, runs, { name: "m" });
+      expect(result.links.byRule["shared-storage"]).toBe(1);
+      const edges = await store.getEdges(result.runId);
+      expect(edges).toHaveLength(1);
+      expect(edges[0]).toMatchObject({ type: "alternateOf", op: "same-as", from: 4, to: 2 });
+      expect(edges[0]!.attrs).toMatchObject({
+        link: "shared-storage",
+        shared: "nfs://192.0.2.1/vol/home/ann/notes.txt",
+      });
+      const merged = await store.findRun(result.runId);
+      expect(merged).toMatchObject({
+        source: "merge",
+        status: "complete",
+        nodeCount: 4,
+        edgeCount: 1,
+        host: "a,b",
+      });
+      expect(merged!.stats["links:shared-storage"]).toBe(1);
+    } finally {
+      await store.close();
+    }
   });
 });
