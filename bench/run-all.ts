@@ -18,4 +18,6 @@ if (!only || only === "audit") out.push(...auditLaurelBench(), "");
 if (!only || only === "postgres") out.push(...postgresBench(), "");
 if (!only || only === "prov") out.push(...(await import("./prov-ingest-bench.js")).provIngestBench(), "");
 if (!only || only === "mqtt") out.push(...(await (await import("./mqtt-bench.js")).mqttBench()), "");
+if (!only || only === "export")
+  out.push(...(await import("./export-stream-bench.js")).exportStreamBench(), "");
 process.stdout.write(`${out.join("\n")}\n`);

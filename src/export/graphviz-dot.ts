@@ -162,6 +162,32 @@ class IdTable {
   }
 }
 
+/**
+ * Folded relations already written, remembered for the last `window`…2×`window` keys only (two
+ * generations), so that memory stays bounded on a run of any size: a duplicate farther apart than
+ * that is written again (one more parallel edge in the picture, nothing lost).
+ */
+class RecentKeys {
+  private current = new Set<string>();
+  private previous = new Set<string>();
+  constructor(private readonly window: number) {}
+
+  has(key: string): boolean {
+    return this.current.has(key) || this.previous.has(key);
+  }
+
+  add(key: string): void {
+    if (this.current.size >= this.window) {
+      this.previous = this.current;
+      this.current = new Set();
+    }
+    this.current.add(key);
+  }
+}
+
+/** Folded relations remembered for deduplication (see RecentKeys). */
+const DEDUPE_WINDOW = 200_000;
+
 /** What a node became when collapsed: itself, another node (its file's first version), or a library. */
 const LIBRARY = -1;
 
@@ -196,7 +222,7 @@ async function writeCollapsed(input: ExportInput, w: ChunkedWriter): Promise<voi
   }
   fileHead.clear();
   const libraryNodes = new Set<number>();
-  const written = new Set<string>();
+  const written = new RecentKeys(DEDUPE_WINDOW);
   const end = (id: number, other: number): string | null => {
     const t = target.get(id) ?? id;
     if (t !== LIBRARY) return `n${t}`;
