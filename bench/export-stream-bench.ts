@@ -243,6 +243,10 @@ export function exportStreamBench(): string[] {
       return m;
     });
     results[f] = rs;
+    if (process.env.BENCH_VERBOSE)
+      process.stderr.write(
+        `bench export ${f}: ${rs.map((r) => `${r.wallS}s ${r.peakRssMb.toFixed(0)}MB`).join(", ")}\n`,
+      );
     lines.push(
       row([
         f,

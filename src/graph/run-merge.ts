@@ -350,7 +350,7 @@ export class RunLinker {
       // each pair once: from the connecting side (or the lower node id when unknown)
       let best: { peer: SocketCandidate; from: number; to: number } | null = null;
       for (const p of peers) {
-        const [client, server] = this.sides(s, p);
+        const [client] = this.sides(s, p);
         if (client !== s) continue;
         if (s.first === null || p.first === null) {
           this.stats.tcpNoTime++;
@@ -363,7 +363,6 @@ export class RunLinker {
           continue;
         }
         if (best === null || to - from > best.to - best.from) best = { peer: p, from, to };
-        void server;
       }
       if (best === null) continue;
       const p = best.peer;
