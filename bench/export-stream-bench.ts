@@ -10,8 +10,11 @@ const OUT = "/tmp/provflow-bench";
 const CLI = resolve(import.meta.dirname, "../dist/provflow.js");
 const PY = "/usr/bin/python3";
 
-/** The formats measured (dockerfile writes a build context, not a stream: left out). */
-const FORMATS = [
+/**
+ * The formats measured (dockerfile writes a build context, not a stream: left out); BENCH_EXPORT_FORMATS
+ * (comma-separated) picks some, BENCH_EXPORT_PEER=0 leaves the peer out.
+ */
+const ALL_FORMATS = [
   "prov-json",
   "prov-n",
   "prov-xml",
@@ -26,6 +29,7 @@ const FORMATS = [
   "ocel",
   "perfetto",
 ];
+const FORMATS = process.env.BENCH_EXPORT_FORMATS?.split(",") ?? ALL_FORMATS;
 
 /**
  * A synthetic run shaped like a build (what strace records of `make -j`): one process per 1000
@@ -260,6 +264,7 @@ export function exportStreamBench(): string[] {
       ]),
     );
   }
+  if (process.env.BENCH_EXPORT_PEER === "0") return lines;
   // the peer, on the small run's PROV-JSON
   const doc = join(OUT, `export-${small}.prov.json`);
   if (!existsSync(doc)) {
@@ -277,7 +282,20 @@ export function exportStreamBench(): string[] {
     if (r.status !== 0) throw new Error(`could not write ${doc}`);
   }
   const theirs = peer(doc);
-  const ours = results["prov-json"]![0]!;
+  const ours =
+    results["prov-json"]?.[0] ??
+    measure([
+      "node",
+      CLI,
+      "export",
+      "--db",
+      dbs[0]!,
+      `export-bench-${small}`,
+      "--format",
+      "prov-json",
+      "-o",
+      "/dev/null",
+    ]);
   lines.push(
     "",
     row([
