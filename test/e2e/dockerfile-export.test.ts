@@ -18,6 +18,13 @@ const MAY_SKIP = new Set([
 ]);
 const MERGED = ["/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/"];
 
+/** postgresql-common diverts libpq-dev's /usr/bin/pg_config (both installed: .ci/run installs them) */
+const PG_CONFIG_DIVERTED =
+  HAVE_DPKG &&
+  existsSync("/usr/bin/pg_config") &&
+  spawnSync("dpkg-divert", ["--listpackage", "/usr/bin/pg_config"], { encoding: "utf8" }).stdout?.trim() !==
+    "";
+
 function requireOrSkip(ok: boolean, what: string): boolean {
   if (ok) return true;
   if (process.env.CI === "true") throw new Error(`${what} is required in CI`);
@@ -159,7 +166,7 @@ describe("provflow export --format dockerfile", () => {
     for (const top of readdirSync(ctx)) expect(["proc", "sys", "dev", "run", "tmp"]).not.toContain(top);
   });
 
-  it.runIf(ok && existsSync("/usr/bin/pg_config"))(
+  it.runIf(ok && PG_CONFIG_DIVERTED)(
     "gives a diverted file to the diverting package and a /usr-merge alias to its owner (dpkg-divert as oracle)",
     () => {
       // /usr/bin/pg_config is postgresql-common's, diverting libpq-dev's to pg_config.libpq-dev;
