@@ -24,4 +24,6 @@ if (!only || only === "lineage") out.push(...(await (await import("./lineage-ben
 if (!only || only === "server") out.push(...(await (await import("./server-bench.js")).serverBench()), "");
 if (!only || only === "ebpf")
   out.push(...(await (await import("./ebpf-overhead-bench.js")).ebpfOverheadBench()), "");
+if (!only || only === "export")
+  out.push(...(await import("./export-stream-bench.js")).exportStreamBench(), "");
 process.stdout.write(`${out.join("\n")}\n`);

@@ -11,6 +11,8 @@ import { findFormat } from "../sources/source-registry.js";
 import type { GraphStore, Problem } from "../store/store-types.js";
 import { CaptureError } from "../util/errors.js";
 import type { HostInfo } from "../util/host-info.js";
+import { localNetworkMounts } from "../util/mount-table.js";
+import { localOs } from "../util/os-release.js";
 import {
   type EbpfSession,
   ebpfPreflight,
@@ -82,6 +84,8 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
     bootId: opts.host.bootId ?? undefined,
     cwd,
     clock: "epoch",
+    mounts: localNetworkMounts(opts.pid ?? "self"),
+    os: localOs() ?? undefined,
   };
   if (opts.tracer === "ltrace" && opts.command) {
     ctx.rootCommand = { exe: whichSync(opts.command[0]!) ?? opts.command[0]!, argv: opts.command };

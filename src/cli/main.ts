@@ -27,6 +27,7 @@ import { runAuditPlugin } from "./audit-plugin.js";
 import { detectCommand } from "./detect-command.js";
 import { diffCommand } from "./diff-command.js";
 import { registerLineageCommands } from "./lineage-command.js";
+import { mergeCommand } from "./merge-command.js";
 import { miningCommand } from "./mining-command.js";
 import { registerMqttCommands } from "./mqtt-command.js";
 import { installEpipeHandler, logErr, writeOut } from "./output.js";
@@ -453,6 +454,7 @@ export function buildProgram(): Command {
   diffCommand(program.command("diff"), { withStore, dbOption });
   detectCommand(program.command("detect"), { withStore, dbOption });
   miningCommand(program.command("mining"), { withStore, findRunOrLatest, dbOption });
+  mergeCommand(program.command("merge"), { withStore, dbOption });
   registerMqttCommands(program, { withStore, dbOption });
   registerLineageCommands(program, { withStore, findRunOrLatest, dbOption });
   serveCommand(program.command("serve"), { withStore, dbOption });

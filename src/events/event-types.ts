@@ -1,4 +1,5 @@
 import type { NodeType, RelationOp, RelationType } from "../graph/prov-types.js";
+import type { NetworkMount } from "../util/mount-table.js";
 
 /**
  * The event stream every source is reduced to. Sources (strace, ltrace, later audit, CamFlow,
@@ -287,4 +288,8 @@ export interface RunContext {
    * (ltrace): its exe and argv.
    */
   rootCommand?: { exe: string; argv: string[] };
+  /** the recording machine's network mounts (NFS, CIFS), kept on its machine agent for `provflow merge` */
+  mounts?: NetworkMount[];
+  /** the recording machine's distribution (its container image, its os-release PRETTY_NAME) */
+  os?: { image: string; name: string | null };
 }

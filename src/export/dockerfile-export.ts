@@ -6,6 +6,7 @@ import { categorizePath } from "../graph/file-category.js";
 import type { FileAccess } from "../graph/graph-builder.js";
 import type { RunRecord } from "../store/store-types.js";
 import { UsageError } from "../util/errors.js";
+import { imageOfOsRelease } from "../util/os-release.js";
 import type { Exporter, ExportInput, ExportSink } from "./exporter-types.js";
 import { redactArgv, redactEnv } from "./redact.js";
 
@@ -67,40 +68,6 @@ function aliasOf(path: string): string | null {
     if (path.startsWith(`/usr${d}`)) return path.slice(4);
   }
   return null;
-}
-
-function parseOsRelease(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (!m?.[1] || m[2] === undefined) continue;
-    out[m[1]] = m[2].replace(/^(["'])(.*)\1$/, "$2").replace(/\\(.)/g, "$1");
-  }
-  return out;
-}
-
-/** The base image of a distribution: `debian:12`, `ubuntu:22.04`, `fedora:39`, … */
-export function imageOfOsRelease(text: string): string | null {
-  const os = parseOsRelease(text);
-  const id = os.ID;
-  if (!id) return null;
-  const version = os.VERSION_ID ?? os.VERSION_CODENAME ?? "latest";
-  switch (id) {
-    case "opensuse-leap":
-      return `opensuse/leap:${version}`;
-    case "opensuse-tumbleweed":
-      return "opensuse/tumbleweed";
-    case "rhel":
-      return `registry.access.redhat.com/ubi${version.split(".")[0]}/ubi`;
-    case "centos":
-      return `quay.io/centos/centos:stream${version.split(".")[0]}`;
-    case "rocky":
-      return `rockylinux:${version.split(".")[0]}`;
-    case "almalinux":
-      return `almalinux:${version.split(".")[0]}`;
-    default:
-      return `${id}:${version}`;
-  }
 }
 
 function readOrNull(path: string): string | null {
@@ -280,8 +247,18 @@ export async function writeDockerContext(input: ExportInput, out: ExportSink): P
   // inputs: files the run read, executed or mapped, and did not create first
   const inputs = new Map<string, FileAccess & { category: string }>();
   const procs: ProcInfo[] = [];
-  for await (const batch of input.nodes({ types: ["file", "process"] })) {
+  // the distribution `provflow trace` recorded on the machine agent
+  let recordedOs: { image: string; name: string | null } | null = null;
+  for await (const batch of input.nodes({ types: ["file", "process", "machine"] })) {
     for (const n of batch) {
+      if (n.type === "machine") {
+        if (recordedOs === null && typeof n.attrs.osImage === "string")
+          recordedOs = {
+            image: n.attrs.osImage,
+            name: typeof n.attrs.osName === "string" ? n.attrs.osName : null,
+          };
+        continue;
+      }
       if (n.type === "process") {
         procs.push({
           pid: n.attrs.pid ?? 0,
@@ -330,12 +307,14 @@ export async function writeDockerContext(input: ExportInput, out: ExportSink): P
   const sameMachine = recordedHere(run);
   const osRelease = readOrNull("/etc/os-release") ?? readOrNull("/usr/lib/os-release");
   const localImage = osRelease ? imageOfOsRelease(osRelease) : null;
-  const image = localImage ?? "debian:stable";
-  const imageSource = !localImage
-    ? "no os-release on this machine: a default"
-    : sameMachine
-      ? "the os-release of this machine, where the run was recorded"
-      : `the os-release of this machine: the run was recorded on ${run.host}${run.machineId ? ` (machine-id ${run.machineId})` : ""}, whose distribution the run does not record`;
+  const image = recordedOs?.image ?? localImage ?? "debian:stable";
+  const imageSource = recordedOs
+    ? `the distribution recorded with the run on ${run.host}${recordedOs.name ? ` (${recordedOs.name})` : ""}`
+    : !localImage
+      ? "no os-release on this machine: a default"
+      : sameMachine
+        ? "the os-release of this machine, where the run was recorded"
+        : `the os-release of this machine: the run was recorded on ${run.host}${run.machineId ? ` (machine-id ${run.machineId})` : ""}, whose distribution the run does not record`;
   const manager = hasCommand("dpkg") ? "dpkg" : hasCommand("rpm") ? "rpm" : null;
 
   const owners = manager ? packageOwners(wanted, manager) : new Map<string, string>();

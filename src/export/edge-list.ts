@@ -41,7 +41,7 @@ export const NODE_LETTERS: Record<NodeType, string> = {
 /**
  * StreamSpot's system-call letters (accept i, bind k, clone m, connect o, execve p, mmap2 t,
  * open u, read v, recv w, send z, stat C, truncate D, unlink E, waitpid F, write G, listen s) for
- * the operations that are those calls; I–T for the rest.
+ * the operations that are those calls; I–U for the rest (U: a merge link, alternateOf).
  */
 export const OP_LETTERS: Record<RelationOp, string> = {
   accept: "i",
@@ -76,6 +76,7 @@ export const OP_LETTERS: Record<RelationOp, string> = {
   rmdir: "R",
   chdir: "S",
   other: "T",
+  "same-as": "U",
 };
 
 /** Relations written from PROV's object to its subject. */

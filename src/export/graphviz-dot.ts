@@ -47,6 +47,7 @@ const EDGE_COLOURS: Partial<Record<GraphEdge["type"], string>> = {
   wasDerivedFrom: "#8f6f00",
   wasInvalidatedBy: "#bf0000",
   wasAssociatedWith: "#c08000",
+  alternateOf: "#008080",
 };
 
 const MAX_LABEL = 60;
@@ -94,13 +95,28 @@ export function nodeStatement(id: string, n: GraphNode, label: string): string {
 }
 
 export function edgeLabel(e: GraphEdge): string {
+  // a merge link: named by its rule (the evidence is in the tooltip)
+  if (e.op === "same-as" && typeof e.attrs.link === "string") return `alternateOf (${e.attrs.link})`;
   const op = e.op === "other" && typeof e.attrs.sourceType === "string" ? e.attrs.sourceType : e.op;
   return op && op !== e.type ? `${e.type} (${op})` : e.type;
 }
 
+/** A merge link's evidence, one `key=value` per line, for the DOT tooltip. */
+function linkTooltip(e: GraphEdge): string {
+  return Object.entries(e.attrs)
+    .filter(([k]) => k !== "originRun" && k !== "originId")
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join("; ");
+}
+
 export function edgeStatement(from: string, to: string, e: GraphEdge, label: string): string {
   const colour = EDGE_COLOURS[e.type] ?? "#606060";
-  const dashed = e.type === "wasInformedBy" || e.type === "wasDerivedFrom" ? ", style=dashed" : "";
+  const dashed =
+    e.type === "wasInformedBy" || e.type === "wasDerivedFrom"
+      ? ", style=dashed"
+      : e.op === "same-as"
+        ? `, style=bold, dir=both, arrowhead=none, arrowtail=none, tooltip=${dotString(linkTooltip(e))}`
+        : "";
   return `  ${from} -> ${to} [label=${dotString(label)}, color=${dotString(colour)}, fontcolor=${dotString(colour)}${dashed}];\n`;
 }
 
@@ -147,6 +163,32 @@ class IdTable {
   }
 }
 
+/**
+ * Folded relations already written, remembered for the last `window`…2×`window` keys only (two
+ * generations), so that memory stays bounded on a run of any size: a duplicate farther apart than
+ * that is written again (one more parallel edge in the picture, nothing lost).
+ */
+class RecentKeys {
+  private current = new Set<string>();
+  private previous = new Set<string>();
+  constructor(private readonly window: number) {}
+
+  has(key: string): boolean {
+    return this.current.has(key) || this.previous.has(key);
+  }
+
+  add(key: string): void {
+    if (this.current.size >= this.window) {
+      this.previous = this.current;
+      this.current = new Set();
+    }
+    this.current.add(key);
+  }
+}
+
+/** Folded relations remembered for deduplication (see RecentKeys). */
+const DEDUPE_WINDOW = 200_000;
+
 /** What a node became when collapsed: itself, another node (its file's first version), or a library. */
 const LIBRARY = -1;
 
@@ -181,7 +223,7 @@ async function writeCollapsed(input: ExportInput, w: ChunkedWriter): Promise<voi
   }
   fileHead.clear();
   const libraryNodes = new Set<number>();
-  const written = new Set<string>();
+  const written = new RecentKeys(DEDUPE_WINDOW);
   const end = (id: number, other: number): string | null => {
     const t = target.get(id) ?? id;
     if (t !== LIBRARY) return `n${t}`;

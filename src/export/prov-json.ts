@@ -124,6 +124,32 @@ export function edgeRecord(edge: GraphEdge, rel: ProvRelation): Attrs {
   return rec;
 }
 
+/**
+ * The attributes of a record other than its positional arguments, as one line of text
+ * (`provflow:link="tcp-4-tuple" provflow:overlapUs=5502 …`): what the formats whose grammar gives
+ * some relations no attributes (PROV-N, PROV-XML, PROV-O's alternateOf, specializationOf,
+ * hadMember, mentionOf) keep in a comment, so the evidence of a merge link is not lost. "" when
+ * there are none.
+ */
+export function attributesComment(rec: Attrs, formal: readonly string[]): string {
+  const parts: string[] = [];
+  for (const key of Object.keys(rec)) {
+    if (formal.includes(key)) continue;
+    const v = rec[key] as JsonValue;
+    for (const item of Array.isArray(v) ? v : [v]) {
+      if (Array.isArray(item)) continue;
+      const text = typeof item === "object" ? String(item.$) : item;
+      parts.push(`${key}=${typeof text === "string" ? JSON.stringify(text) : String(text)}`);
+    }
+  }
+  // one line, and nothing that ends a comment in any of the three formats
+  return parts
+    .join(" ")
+    .replace(/[\r\n]/g, " ")
+    .replace(/--/g, "- -")
+    .replace(/\*\//g, "* /");
+}
+
 export function prefixes(run: RunRecord): Record<string, string> {
   return {
     prov: PROV_NS,

@@ -1,12 +1,13 @@
 import type { NodeKind, RelationType } from "../graph/prov-types.js";
 import { ChunkedWriter } from "./export-sink.js";
 import type { Exporter, ExportInput, ExportSink } from "./exporter-types.js";
-import { type Attrs, forEachProvRecord, type JsonValue, prefixes } from "./prov-json.js";
+import { type Attrs, attributesComment, forEachProvRecord, type JsonValue, prefixes } from "./prov-json.js";
 
 /**
  * W3C PROV-N (https://www.w3.org/TR/prov-n/), written statement by statement from the records of
  * the PROV-JSON export (same ids, types, labels, times and attributes). Relations without an id or
- * attributes in the PROV-N grammar (specializationOf, alternateOf, hadMember, mentionOf) lose them.
+ * attributes in the PROV-N grammar (specializationOf, alternateOf, hadMember, mentionOf) keep them
+ * in a `//` comment after the statement (a merge link's evidence).
  */
 
 /**
@@ -122,7 +123,11 @@ async function writeProvN(input: ExportInput, out: ExportSink): Promise<void> {
     edge(rel, id, rec) {
       const shape = RELATION_ARGS[rel.type];
       const args = shape.args.map((k) => provnArg(rec, k)).join(", ");
-      if (!shape.id) return w.write(`  ${rel.type}(${args})\n`);
+      if (!shape.id) {
+        // no attributes in the grammar: they follow in a comment
+        const note = attributesComment(rec, shape.args);
+        return w.write(`  ${rel.type}(${args})${note ? ` // ${note}` : ""}\n`);
+      }
       return w.write(`  ${rel.type}(${provnQName(id)}; ${args}${provnAttrs(rec, shape.args)})\n`);
     },
   });

@@ -1,7 +1,7 @@
 import type { NodeKind, RelationType } from "../graph/prov-types.js";
 import { ChunkedWriter } from "./export-sink.js";
 import type { Exporter, ExportInput, ExportSink } from "./exporter-types.js";
-import { type Attrs, forEachProvRecord, type JsonValue, prefixes } from "./prov-json.js";
+import { type Attrs, attributesComment, forEachProvRecord, type JsonValue, prefixes } from "./prov-json.js";
 
 /**
  * PROV-O (https://www.w3.org/TR/prov-o/) in Turtle, written subject by subject from the records of
@@ -10,7 +10,7 @@ import { type Attrs, forEachProvRecord, type JsonValue, prefixes } from "./prov-
  * influence (`run:n3 prov:qualifiedUsage run:e4. run:e4 a prov:Usage; prov:entity run:n4;
  * prov:atTime …`): the unqualified shortcut next to it would be read back by PROV tools
  * (python3-prov) as a second relation. The four others have no qualified form in PROV-O and go out
- * as plain properties, without id or attributes.
+ * as plain properties, without id; their attributes go in a `#` comment before the triple.
  */
 
 const RDFS_NS = "http://www.w3.org/2000/01/rdf-schema#";
@@ -184,7 +184,9 @@ async function writeTurtle(input: ExportInput, out: ExportSink): Promise<void> {
         const subj = rec[s];
         const obj = rec[o];
         if (typeof subj !== "string" || typeof obj !== "string") return;
-        return w.write(`${names.name(subj)} ${p} ${names.name(obj)} .\n\n`);
+        // no qualified form to hold the attributes: they go in a comment before the triple
+        const note = attributesComment(rec, [s, o]);
+        return w.write(`${note ? `# ${note}\n` : ""}${names.name(subj)} ${p} ${names.name(obj)} .\n\n`);
       }
       const shape = QUALIFIED[rel.type];
       const subj = shape === undefined ? undefined : rec[shape.subject];

@@ -1,6 +1,6 @@
 import { ChunkedWriter } from "./export-sink.js";
 import type { Exporter, ExportInput, ExportSink } from "./exporter-types.js";
-import { type Attrs, forEachProvRecord, type JsonValue, prefixes } from "./prov-json.js";
+import { type Attrs, attributesComment, forEachProvRecord, type JsonValue, prefixes } from "./prov-json.js";
 import { NODE_ARGS, RELATION_ARGS } from "./prov-n.js";
 
 /**
@@ -104,6 +104,15 @@ async function writeProvXml(input: ExportInput, out: ExportSink): Promise<void> 
       const shape = RELATION_ARGS[rel.type];
       const idAttr = shape.id ? ` prov:id="${xmlEscape(id)}"` : "";
       const attrs = shape.id ? xmlAttrs(rec, shape.args) : "";
+      // the schema gives these no attributes: they go in a comment before the element
+      const note = shape.id ? "" : attributesComment(rec, shape.args);
+      if (note) {
+        const text = note
+          .replace(INVALID_XML, "\uFFFD")
+          .replace(LONE_SURROGATE, "\uFFFD")
+          .replace(/-$/, "- ");
+        w.write(`  <!-- ${text} -->\n`);
+      }
       return w.write(
         `  <prov:${rel.type}${idAttr}>\n${xmlArgs(rec, shape.args)}${attrs}  </prov:${rel.type}>\n`,
       );

@@ -201,6 +201,7 @@ const OP_CODE: Record<RelationOp, number> = {
   rmdir: 29,
   chdir: 30,
   other: 31,
+  "same-as": 32,
 };
 
 /** A PROV relation waiting for the description of one or both of its nodes. */
@@ -344,6 +345,10 @@ export class GraphBuilder {
       host: this.host,
       ...(this.ctx.machineId ? { machineId: this.ctx.machineId } : {}),
       ...(this.ctx.bootId ? { bootId: this.ctx.bootId } : {}),
+      ...(this.ctx.mounts?.length ? { networkMounts: this.ctx.mounts } : {}),
+      ...(this.ctx.os
+        ? { osImage: this.ctx.os.image, ...(this.ctx.os.name ? { osName: this.ctx.os.name } : {}) }
+        : {}),
     });
   }
 

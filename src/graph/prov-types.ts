@@ -117,7 +117,7 @@ export type RelationType =
  * What the relation stands for, finer than its PROV type:
  * used: read, execute, map, probe, recv, accept-from; wasGeneratedBy: write, create, truncate,
  * send; wasInformedBy: fork, vfork, clone, exec, wait, signal, pipe; wasDerivedFrom: rename,
- * version, link, copy; wasInvalidatedBy: delete, rename-away.
+ * version, link, copy; wasInvalidatedBy: delete, rename-away; alternateOf: same-as (provflow merge).
  */
 export type RelationOp =
   | "read"
@@ -151,6 +151,8 @@ export type RelationOp =
   | "mkdir"
   | "rmdir"
   | "chdir"
+  /** alternateOf made by `provflow merge`: two runs' nodes for the same resource (`attrs.link` is the rule) */
+  | "same-as"
   /** a PROV source's relation with no finer meaning here; `attrs.sourceType` keeps the source's own */
   | "other";
 

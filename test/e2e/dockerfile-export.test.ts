@@ -18,6 +18,13 @@ const MAY_SKIP = new Set([
 ]);
 const MERGED = ["/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/"];
 
+/** postgresql-common diverts libpq-dev's /usr/bin/pg_config (both installed: .ci/run installs them) */
+const PG_CONFIG_DIVERTED =
+  HAVE_DPKG &&
+  existsSync("/usr/bin/pg_config") &&
+  spawnSync("dpkg-divert", ["--listpackage", "/usr/bin/pg_config"], { encoding: "utf8" }).stdout?.trim() !==
+    "";
+
 function requireOrSkip(ok: boolean, what: string): boolean {
   if (ok) return true;
   if (process.env.CI === "true") throw new Error(`${what} is required in CI`);
@@ -158,6 +165,74 @@ describe("provflow export --format dockerfile", () => {
     // nothing of the kernel, devices, runtime or temporary trees is in the context
     for (const top of readdirSync(ctx)) expect(["proc", "sys", "dev", "run", "tmp"]).not.toContain(top);
   });
+
+  it.runIf(ok && PG_CONFIG_DIVERTED)(
+    "gives a diverted file to the diverting package and a /usr-merge alias to its owner (dpkg-divert as oracle)",
+    () => {
+      // /usr/bin/pg_config is postgresql-common's, diverting libpq-dev's to pg_config.libpq-dev;
+      // sh runs as /usr/bin/sh, which dpkg knows as /bin/sh, diverted by dash to /bin/sh.distrib
+      const t = runCli([
+        "trace",
+        "--db",
+        db,
+        "--name",
+        "divert",
+        "-q",
+        "--",
+        "sh",
+        "-c",
+        "pg_config --version",
+      ]);
+      expect(t.status, t.stderr).toBe(0);
+      const ctx = join(dir, "divert-ctx");
+      expect(runCli(["export", "--db", db, "divert", "--format", "dockerfile", "-o", ctx]).status).toBe(0);
+      const report = JSON.parse(readFileSync(join(ctx, "provflow-context.json"), "utf8")) as {
+        packaged: Record<string, string>;
+      };
+      const divertedBy = (path: string): string | null => {
+        const r = spawnSync("dpkg-divert", ["--listpackage", path], { encoding: "utf8" });
+        return r.stdout.trim() || null;
+      };
+      const pg = divertedBy("/usr/bin/pg_config");
+      expect(pg).not.toBeNull();
+      expect(report.packaged["/usr/bin/pg_config"]).toBe(pg);
+      const sh = Object.keys(report.packaged).find((p) => p === "/usr/bin/sh" || p === "/bin/sh");
+      expect(sh).toBeDefined();
+      expect(report.packaged[sh!]).toBe(divertedBy("/bin/sh"));
+      // dpkg itself does not know the /usr-merge alias
+      if (sh === "/usr/bin/sh") expect(spawnSync("dpkg", ["-S", "/usr/bin/sh"]).status).not.toBe(0);
+      const ins = parseDockerfile(readFileSync(join(ctx, "Dockerfile"), "utf8"));
+      for (const p of [pg!, divertedBy("/bin/sh")!]) expect(aptPackages(ins)).toContain(p);
+    },
+  );
+
+  it.runIf(ok)(
+    "starts FROM the distribution recorded at trace time; ENV is redacted by default, CMD as traced",
+    () => {
+      const argv = ["sh", "-c", 'test -n "$DEPLOY_TOKEN" && cat /etc/debian_version'];
+      const t = runCli(["trace", "--db", db, "--name", "envrun", "--env", "-q", "--", ...argv], {
+        env: { DEPLOY_TOKEN: "hunter2-secret", BUILD_MODE: "release" },
+      });
+      expect(t.status, t.stderr).toBe(0);
+      const ctx = join(dir, "env-ctx");
+      expect(runCli(["export", "--db", db, "envrun", "--format", "dockerfile", "-o", ctx]).status).toBe(0);
+      const text = readFileSync(join(ctx, "Dockerfile"), "utf8");
+      expect(text).not.toContain("hunter2");
+      const ins = parseDockerfile(text);
+      const env = ins.filter((i) => i.keyword === "ENV").map((i) => i.args);
+      expect(env).toContain('BUILD_MODE="release"');
+      expect(env.find((e) => e.startsWith("DEPLOY_TOKEN="))).toMatch(/^DEPLOY_TOKEN="\*+"$/);
+      expect(JSON.parse(ins.find((i) => i.keyword === "CMD")!.args)).toEqual(argv);
+      // the image is the one recorded on the run's machine agent, said so in the Dockerfile
+      const nodes = runCli(["export", "--db", db, "envrun", "--format", "jsonl"])
+        .stdout.split("\n")
+        .filter((l) => l.includes('"type":"machine"'))
+        .map((l) => JSON.parse(l) as { attrs: { osImage?: string; osName?: string } });
+      expect(nodes[0]?.attrs.osImage).toBe(osImage());
+      expect(ins[0]).toEqual({ keyword: "FROM", args: osImage() });
+      expect(text).toContain(`# base image: the distribution recorded with the run on `);
+    },
+  );
 
   it.runIf(ok)("requires -o DIR", () => {
     const r = runCli(["export", "--db", db, "docker", "--format", "dockerfile"]);
