@@ -127,6 +127,22 @@ while kill -0 $b 2>/dev/null; do
 done
 wait $b`;
 
+/** how long bpftrace has to print what it holds and end after SIGINT, before SIGTERM (then SIGKILL) */
+const STOP_GRACE_MS = 10_000;
+
+/** A signal to a process group (bpftrace runs in its own, led by the watchdog shell), else to the leader. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone already
+    }
+  }
+}
+
 const HARMLESS = [/RLIMIT_MEMLOCK/, /WARNING: arithmetic on integers/, /^\s+[~^]+\s*$/, /^\s*$/];
 
 /** bpftrace's stderr without the harmless warnings and the source lines they quote */
@@ -203,6 +219,7 @@ export async function startBpftrace(opts: StartOptions): Promise<EbpfSession> {
     child.on("exit", (code, signal) => res({ code, signal }));
   });
   let ended = false;
+  let stopping = false;
   void exited.then(() => {
     ended = true;
   });
@@ -212,13 +229,21 @@ export async function startBpftrace(opts: StartOptions): Promise<EbpfSession> {
     exited,
     stderr: () => cleanStderr(err),
     stop: () => {
-      if (!ended && child.pid !== undefined) {
-        try {
-          process.kill(child.pid, "SIGINT");
-        } catch {
-          // gone already
-        }
-      }
+      if (ended || child.pid === undefined || stopping) return;
+      stopping = true;
+      // the whole group (the watchdog shell, bpftrace, its sleep): a SIGINT to the shell alone was
+      // seen not to reach bpftrace, and then nothing ended; bpftrace prints what its maps hold on
+      // SIGINT, so that comes first, then SIGTERM and SIGKILL if it is still there
+      const pid = child.pid;
+      signalGroup(pid, "SIGINT");
+      const t1 = setTimeout(() => signalGroup(pid, "SIGTERM"), STOP_GRACE_MS);
+      const t2 = setTimeout(() => signalGroup(pid, "SIGKILL"), 2 * STOP_GRACE_MS);
+      t1.unref();
+      t2.unref();
+      void exited.then(() => {
+        clearTimeout(t1);
+        clearTimeout(t2);
+      });
     },
   };
   if (opts.log === null) return session;

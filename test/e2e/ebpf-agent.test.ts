@@ -67,9 +67,19 @@ async function waitFor(what: string, cond: () => boolean, ms = 180_000): Promise
   }
 }
 
-function exited(c: ChildProcess): Promise<number | null> {
+/** The exit code, or a failure after `ms` (the process is then killed, so a test never hangs). */
+function exited(c: ChildProcess, ms = 60_000): Promise<number | null> {
   if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve(c.exitCode);
-  return new Promise((r) => c.once("exit", (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      c.kill("SIGKILL");
+      reject(new Error(`pid ${c.pid} did not end within ${ms / 1000} s`));
+    }, ms);
+    c.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
 }
 
 function newCgroup(tag: string): string {
