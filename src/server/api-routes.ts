@@ -307,6 +307,9 @@ async function processes(ctx: RouteContext): Promise<void> {
 
 /** The whole graph in compact arrays for the WebGL view, streamed page by page. */
 async function graph(ctx: RouteContext): Promise<void> {
+  const format = ctx.url.searchParams.get("format") ?? "rows";
+  if (format !== "rows" && format !== "columns") throw new HttpError(400, "format is rows or columns");
+  if (format === "columns") return graphColumns(ctx);
   const run = await runOf(ctx);
   const max = intParam(ctx.url, "limit", 1, MAX_GRAPH_NODES) ?? 100_000;
   const { res, store } = ctx;
@@ -344,6 +347,73 @@ async function graph(ctx: RouteContext): Promise<void> {
       .map((e) => `[${e.id},${e.from},${e.to},"${e.type}","${e.op}"]`);
     if (rows.length > 0) {
       await out((first ? "" : ",") + rows.join(","));
+      first = false;
+    }
+    eAfter = page[page.length - 1]?.id ?? eAfter;
+    if (page.length < 5000) break;
+  }
+  await out("]}");
+  res.end();
+}
+
+/**
+ * The graph view's own form (`?format=columns`): one block of columns per page of nodes and of
+ * relations, so the browser parses flat arrays of numbers and strings instead of one small array per
+ * element. Relations are only their two ends; those between processes (`wasInformedBy`) also come with
+ * their operation, for the layout's process tree. Streamed page by page like the rows.
+ */
+async function graphColumns(ctx: RouteContext): Promise<void> {
+  const run = await runOf(ctx);
+  const max = intParam(ctx.url, "limit", 1, MAX_GRAPH_NODES) ?? 100_000;
+  const { res, store } = ctx;
+  const { cursor } = await store.getChanges(run.id, { limit: 0 });
+  res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  const out = writableSink(res);
+  await out(`{"run":${JSON.stringify(runJson(run))},"cursor":"${cursor}","nodes":[`);
+  let after = 0;
+  let count = 0;
+  let first = true;
+  while (count < max) {
+    const page = await store.getNodes(run.id, { afterId: after, limit: Math.min(5000, max - count) });
+    if (page.length === 0) break;
+    const id: number[] = [];
+    const type: string[] = [];
+    const label: string[] = [];
+    const category: (string | null)[] = [];
+    const start: (number | null)[] = [];
+    const end: (number | null)[] = [];
+    for (const n of page) {
+      id.push(n.id);
+      type.push(n.type);
+      label.push(n.label);
+      const cat = n.attrs.category;
+      category.push(typeof cat === "string" ? cat : null);
+      start.push(n.start);
+      end.push(n.end);
+    }
+    await out(`${first ? "" : ","}${JSON.stringify({ id, type, label, category, start, end })}`);
+    first = false;
+    count += page.length;
+    after = page[page.length - 1]?.id ?? after;
+  }
+  const truncated = count >= max && (await store.getNodes(run.id, { afterId: after, limit: 1 })).length > 0;
+  await out(`],"truncated":${truncated},"edges":[`);
+  first = true;
+  let eAfter = 0;
+  for (;;) {
+    const page = await store.getEdges(run.id, { afterId: eAfter, limit: 5000 });
+    if (page.length === 0) break;
+    const from: number[] = [];
+    const to: number[] = [];
+    const links: [number, number, string][] = [];
+    for (const e of page) {
+      if (truncated && (e.from > after || e.to > after)) continue;
+      from.push(e.from);
+      to.push(e.to);
+      if (e.type === "wasInformedBy") links.push([e.from, e.to, e.op]);
+    }
+    if (from.length > 0) {
+      await out(`${first ? "" : ","}${JSON.stringify({ from, to, links })}`);
       first = false;
     }
     eAfter = page[page.length - 1]?.id ?? eAfter;

@@ -12,14 +12,26 @@ import { buildLanes } from "./batchflow-view.js";
 import { clear, h } from "./dom.js";
 import { count, TYPE_COLORS } from "./format.js";
 
-/** [id, type, label, category, start, end] */
-export type CompactNode = [number, string, string, string | null, number | null, number | null];
-/** [id, from, to, type, op] */
-export type CompactEdge = [number, number, number, string, string];
+/** A page of nodes as the server sends them (`GET …/graph?format=columns`): one array per field. */
+export interface NodeColumns {
+  id: number[];
+  type: string[];
+  label: string[];
+  category: (string | null)[];
+  start: (number | null)[];
+  end: (number | null)[];
+}
+
+/** A page of relations: their ends, and [from, to, op] of those between processes. */
+export interface EdgeColumns {
+  from: number[];
+  to: number[];
+  links: [number, number, string][];
+}
 
 export interface GraphData {
-  nodes: CompactNode[];
-  edges: CompactEdge[];
+  nodes: NodeColumns[];
+  edges: EdgeColumns[];
   truncated: boolean;
 }
 
@@ -35,37 +47,50 @@ interface NodeAttrs {
   category: string | null;
 }
 
+/** One line per ordered pair of loaded nodes (a file read and mapped by a process is one line). */
+function addPair(g: Graph<NodeAttrs>, from: number, to: number): void {
+  if (from === to) return;
+  const a = String(from);
+  const b = String(to);
+  if (g.hasNode(a) && g.hasNode(b)) g.mergeDirectedEdge(a, b);
+}
+
 const GOLDEN = Math.PI * (3 - Math.sqrt(5));
 
-/** Positions for every node (see the module comment). */
+/** Positions for every node, by node id (see the module comment). */
 export function layoutGraph(data: GraphData): Map<number, { x: number; y: number }> {
   const pos = new Map<number, { x: number; y: number }>();
   const procs: Proc[] = [];
   const links: ProcLink[] = [];
   let t0 = Number.MAX_SAFE_INTEGER;
   let t1 = 0;
-  for (const [id, type, label, , start, end] of data.nodes) {
-    if (type !== "process") continue;
-    procs.push({
-      id,
-      pid: null,
-      ppid: null,
-      label,
-      exe: null,
-      start,
-      end,
-      exitCode: null,
-      exitSignal: null,
-      via: null,
-      generation: 0,
-    });
-    if (start !== null) t0 = Math.min(t0, start);
-    t1 = Math.max(t1, end ?? start ?? 0);
+  let order = 0;
+  for (const b of data.nodes) {
+    order += b.id.length;
+    for (let i = 0; i < b.id.length; i++) {
+      if (b.type[i] !== "process") continue;
+      const start = b.start[i] ?? null;
+      const end = b.end[i] ?? null;
+      procs.push({
+        id: b.id[i] as number,
+        pid: null,
+        ppid: null,
+        label: b.label[i] as string,
+        exe: null,
+        start,
+        end,
+        exitCode: null,
+        exitSignal: null,
+        via: null,
+        generation: 0,
+      });
+      if (start !== null) t0 = Math.min(t0, start);
+      t1 = Math.max(t1, end ?? start ?? 0);
+    }
   }
-  for (const [, from, to, type, op] of data.edges)
-    if (type === "wasInformedBy") links.push({ from, to, op, ts: null });
+  for (const b of data.edges) for (const [from, to, op] of b.links) links.push({ from, to, op, ts: null });
   const lanes = buildLanes(procs, links);
-  const width = Math.max(40, Math.sqrt(data.nodes.length) * 6);
+  const width = Math.max(40, Math.sqrt(order) * 6);
   const span = Math.max(1, t1 - t0);
   for (const lane of lanes) {
     for (const [g, p] of lane.gens.entries()) {
@@ -75,28 +100,33 @@ export function layoutGraph(data: GraphData): Map<number, { x: number; y: number
   }
   // every other node around the first process it relates to
   const around = new Map<number, number>();
-  const placed = (id: number) => pos.has(id);
-  for (const [, from, to] of data.edges) {
-    for (const [a, b] of [
-      [from, to],
-      [to, from],
-    ] as const) {
-      if (placed(a) || !placed(b)) continue;
-      const centre = pos.get(b) as { x: number; y: number };
-      const k = (around.get(b) ?? 0) + 1;
-      around.set(b, k);
-      const r = 1.2 + Math.sqrt(k) * 0.55;
-      pos.set(a, { x: centre.x + r * Math.cos(k * GOLDEN), y: centre.y + r * Math.sin(k * GOLDEN) });
+  const place = (a: number, b: number) => {
+    if (pos.has(a)) return;
+    const centre = pos.get(b);
+    if (centre === undefined) return;
+    const k = (around.get(b) ?? 0) + 1;
+    around.set(b, k);
+    const r = 1.2 + Math.sqrt(k) * 0.55;
+    pos.set(a, { x: centre.x + r * Math.cos(k * GOLDEN), y: centre.y + r * Math.sin(k * GOLDEN) });
+  };
+  for (const b of data.edges) {
+    for (let i = 0; i < b.from.length; i++) {
+      const from = b.from[i] as number;
+      const to = b.to[i] as number;
+      place(from, to);
+      place(to, from);
     }
   }
   // what no process touches: a grid below
   let i = 0;
-  const cols = Math.max(10, Math.ceil(Math.sqrt(data.nodes.length)));
+  const cols = Math.max(10, Math.ceil(Math.sqrt(order)));
   const bottom = -lanes.length * 4 - 10;
-  for (const [id] of data.nodes) {
-    if (pos.has(id)) continue;
-    pos.set(id, { x: (i % cols) * (width / cols), y: bottom - Math.floor(i / cols) * 1.5 });
-    i++;
+  for (const b of data.nodes) {
+    for (const id of b.id) {
+      if (pos.has(id)) continue;
+      pos.set(id, { x: (i % cols) * (width / cols), y: bottom - Math.floor(i / cols) * 1.5 });
+      i++;
+    }
   }
   return pos;
 }
@@ -109,9 +139,13 @@ export interface GraphSelection {
 
 export class GraphView {
   readonly el: HTMLElement;
-  /** one edge per ordered pair of nodes (a file read and mapped by a process is one line) */
-  readonly graph = new Graph<NodeAttrs>({ multi: false, type: "directed" });
+  /** the graph on screen: one edge per ordered pair of nodes (a file read and mapped by a process is one line) */
+  graph = new Graph<NodeAttrs>({ multi: false, type: "directed" });
+  /** the complete graph while it is built after the first frame (live additions go to both) */
+  private next: Graph<NodeAttrs> | null = null;
   private sigma: Sigma<NodeAttrs> | null = null;
+  /** counts load() calls: relations scheduled by an earlier one are dropped */
+  private loads = 0;
   private readonly stage: HTMLElement;
   private readonly filters: HTMLElement;
   private hiddenTypes = new Set<string>();
@@ -147,35 +181,78 @@ export class GraphView {
     const pos = layoutGraph(data);
     performance.measure("graph: layout", "graph-load");
     this.graph.clear();
-    for (const [id, type, label, category] of data.nodes) {
-      const p = pos.get(id) ?? { x: 0, y: 0 };
-      this.graph.addNode(String(id), {
-        x: p.x,
-        y: p.y,
-        size: type === "process" ? 4 : 2.2,
-        color: TYPE_COLORS[type] ?? "#888",
-        label,
-        ntype: type,
-        kind: type === "process" ? "activity" : "entity",
-        category,
-      });
+    const g = this.graph;
+    for (const b of data.nodes) {
+      for (let i = 0; i < b.id.length; i++) {
+        const id = b.id[i] as number;
+        const type = b.type[i] as string;
+        const p = pos.get(id) ?? { x: 0, y: 0 };
+        g.addNode(String(id), {
+          x: p.x,
+          y: p.y,
+          size: type === "process" ? 4 : 2.2,
+          color: TYPE_COLORS[type] ?? "#888",
+          label: b.label[i] as string,
+          ntype: type,
+          kind: type === "process" ? "activity" : "entity",
+          category: b.category[i] ?? null,
+        });
+      }
     }
-    for (const [, from, to] of data.edges) {
-      const a = String(from);
-      const b = String(to);
-      if (a !== b && this.graph.hasNode(a) && this.graph.hasNode(b) && !this.graph.hasDirectedEdge(a, b))
-        this.graph.addDirectedEdge(a, b);
-    }
-    this.status.textContent = `${count(this.graph.order)} nodes, ${count(this.graph.size)} relations${data.truncated ? " (truncated)" : ""}`;
-    performance.measure("graph: layout + graphology", "graph-load");
+    // first frame: every node and the process tree (fork, exec, wait); the other relations (reads,
+    // writes, ...) follow once it is on screen, so that the view opens without waiting for them
+    for (const b of data.edges) for (const [from, to] of b.links) addPair(this.graph, from, to);
     this.renderFilters();
+    this.status.textContent = `${count(this.graph.order)} nodes, adding relations…`;
+    performance.measure("graph: layout + graphology", "graph-load");
     performance.mark("graph-mount");
     this.mount();
     performance.measure("graph: sigma first render", "graph-mount");
+    // the complete graph is built beside the one on screen, in slices of ~40 ms so that the page stays
+    // responsive, then handed to sigma at once (one indexation, where adding to the graph on screen
+    // would make sigma index every relation twice)
+    const next = new Graph<NodeAttrs>({ multi: false, type: "directed" });
+    this.graph.forEachNode((key, attrs) => {
+      next.addNode(key, attrs);
+    });
+    this.next = next;
+    const token = ++this.loads;
+    let block = 0;
+    let i = 0;
+    const slice = () => {
+      if (token !== this.loads || this.sigma === null) return;
+      const stop = performance.now() + 40;
+      while (block < data.edges.length && performance.now() < stop) {
+        const b = data.edges[block] as EdgeColumns;
+        const end = Math.min(b.from.length, i + 2000);
+        for (; i < end; i++) addPair(next, b.from[i] as number, b.to[i] as number);
+        if (i >= b.from.length) {
+          block++;
+          i = 0;
+        }
+      }
+      if (block < data.edges.length) {
+        setTimeout(slice, 0);
+        return;
+      }
+      this.next = null;
+      this.graph = next;
+      this.sigma.setGraph(next);
+      this.status.textContent = `${count(next.order)} nodes, ${count(next.size)} relations${data.truncated ? " (truncated)" : ""}`;
+      this.stage.dataset.complete = "1";
+      performance.measure("graph: every relation drawn", "graph-load");
+    };
+    requestAnimationFrame(() => setTimeout(slice, 0));
   }
 
   /** Live: nodes and relations that appeared (placed beside what they relate to). */
   add(nodes: GNode[], edges: GEdge[]): void {
+    if (this.next !== null) this.addTo(this.next, nodes, edges);
+    this.addTo(this.graph, nodes, edges);
+    this.status.textContent = `${count(this.graph.order)} nodes, ${this.next === null ? `${count(this.graph.size)} relations` : "adding relations…"}`;
+  }
+
+  private addTo(g: Graph<NodeAttrs>, nodes: GNode[], edges: GEdge[]): void {
     for (const n of nodes) {
       const key = String(n.id);
       const attrs = {
@@ -184,9 +261,9 @@ export class GraphView {
         color: TYPE_COLORS[n.type] ?? "#888",
         category: (n.attrs.category as string | undefined) ?? null,
       };
-      if (this.graph.hasNode(key)) this.graph.mergeNodeAttributes(key, attrs);
+      if (g.hasNode(key)) g.mergeNodeAttributes(key, attrs);
       else
-        this.graph.addNode(key, {
+        g.addNode(key, {
           ...attrs,
           x: Math.random() * 10,
           y: Math.random() * 10,
@@ -197,15 +274,13 @@ export class GraphView {
     for (const e of edges) {
       const a = String(e.from);
       const b = String(e.to);
-      if (a === b || !this.graph.hasNode(a) || !this.graph.hasNode(b) || this.graph.hasDirectedEdge(a, b))
-        continue;
-      this.graph.addDirectedEdge(a, b);
-      const pa = this.graph.getNodeAttributes(a);
-      const pb = this.graph.getNodeAttributes(b);
-      if (pa.kind !== "activity" && this.graph.degree(a) === 1)
-        this.graph.mergeNodeAttributes(a, { x: pb.x + Math.random() * 2, y: pb.y + Math.random() * 2 });
+      if (a === b || !g.hasNode(a) || !g.hasNode(b) || g.hasDirectedEdge(a, b)) continue;
+      g.addDirectedEdge(a, b);
+      const pa = g.getNodeAttributes(a);
+      const pb = g.getNodeAttributes(b);
+      if (pa.kind !== "activity" && g.degree(a) === 1)
+        g.mergeNodeAttributes(a, { x: pb.x + Math.random() * 2, y: pb.y + Math.random() * 2 });
     }
-    this.status.textContent = `${count(this.graph.order)} nodes, ${count(this.graph.size)} relations`;
   }
 
   private mount(): void {
@@ -375,6 +450,7 @@ export class GraphView {
   }
 
   destroy(): void {
+    this.loads++;
     this.sigma?.kill();
     this.sigma = null;
   }
