@@ -324,7 +324,7 @@ export function defineStoreContract(
         edge(1, "wasInformedBy", "fork", 1, 1, 200),
         edge(2, "used", "map", 1, 3, null),
         edge(big, "wasGeneratedBy", "write", big, 1, 250),
-        edge(big + 5, "wasAssociatedWith", "run", 1, big + 1),
+        edge(big + 5, "wasAssociatedWith", "associated", 1, big + 1),
       ];
       await store.appendBatch(id, batch({ nodes, edges }));
       await store.appendBatch(
