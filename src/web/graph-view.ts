@@ -3,6 +3,8 @@
  * once: processes on a time axis (x: start) in tree order (y: their batchflow lane), every other node
  * around the first process it relates to (a spiral per process), the rest in a grid below. Filters by
  * node type and file category and the lineage highlight go through sigma's reducers (no rebuild).
+ * The first frame holds every node and the process tree; the other relations are added right after it
+ * (`.graph-stage[data-complete]` once they are all in).
  */
 import Graph from "graphology";
 import Sigma from "sigma";
@@ -139,10 +141,8 @@ export interface GraphSelection {
 
 export class GraphView {
   readonly el: HTMLElement;
-  /** the graph on screen: one edge per ordered pair of nodes (a file read and mapped by a process is one line) */
-  graph = new Graph<NodeAttrs>({ multi: false, type: "directed" });
-  /** the complete graph while it is built after the first frame (live additions go to both) */
-  private next: Graph<NodeAttrs> | null = null;
+  /** one edge per ordered pair of nodes (a file read and mapped by a process is one line) */
+  readonly graph = new Graph<NodeAttrs>({ multi: false, type: "directed" });
   private sigma: Sigma<NodeAttrs> | null = null;
   /** counts load() calls: relations scheduled by an earlier one are dropped */
   private loads = 0;
@@ -178,6 +178,7 @@ export class GraphView {
 
   load(data: GraphData): void {
     performance.mark("graph-load");
+    delete this.stage.dataset.complete;
     const pos = layoutGraph(data);
     performance.measure("graph: layout", "graph-load");
     this.graph.clear();
@@ -208,51 +209,27 @@ export class GraphView {
     performance.mark("graph-mount");
     this.mount();
     performance.measure("graph: sigma first render", "graph-mount");
-    // the complete graph is built beside the one on screen, in slices of ~40 ms so that the page stays
-    // responsive, then handed to sigma at once (one indexation, where adding to the graph on screen
-    // would make sigma index every relation twice)
-    const next = new Graph<NodeAttrs>({ multi: false, type: "directed" });
-    this.graph.forEachNode((key, attrs) => {
-      next.addNode(key, attrs);
-    });
-    this.next = next;
+    // the other relations are added once the first frame is on screen, in one go: sigma indexes
+    // them as they come and draws them at its next frame
     const token = ++this.loads;
-    let block = 0;
-    let i = 0;
-    const slice = () => {
-      if (token !== this.loads || this.sigma === null) return;
-      const stop = performance.now() + 40;
-      while (block < data.edges.length && performance.now() < stop) {
-        const b = data.edges[block] as EdgeColumns;
-        const end = Math.min(b.from.length, i + 2000);
-        for (; i < end; i++) addPair(next, b.from[i] as number, b.to[i] as number);
-        if (i >= b.from.length) {
-          block++;
-          i = 0;
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        if (token !== this.loads || this.sigma === null) return;
+        performance.mark("graph-relations");
+        for (const b of data.edges) {
+          for (let i = 0; i < b.from.length; i++) addPair(this.graph, b.from[i] as number, b.to[i] as number);
         }
-      }
-      if (block < data.edges.length) {
-        setTimeout(slice, 0);
-        return;
-      }
-      this.next = null;
-      this.graph = next;
-      this.sigma.setGraph(next);
-      this.status.textContent = `${count(next.order)} nodes, ${count(next.size)} relations${data.truncated ? " (truncated)" : ""}`;
-      this.stage.dataset.complete = "1";
-      performance.measure("graph: every relation drawn", "graph-load");
-    };
-    requestAnimationFrame(() => setTimeout(slice, 0));
+        performance.measure("graph: relations built", "graph-relations");
+        this.status.textContent = `${count(this.graph.order)} nodes, ${count(this.graph.size)} relations${data.truncated ? " (truncated)" : ""}`;
+        this.stage.dataset.complete = "1";
+        performance.measure("graph: every relation added", "graph-load");
+      }, 0),
+    );
   }
 
   /** Live: nodes and relations that appeared (placed beside what they relate to). */
   add(nodes: GNode[], edges: GEdge[]): void {
-    if (this.next !== null) this.addTo(this.next, nodes, edges);
-    this.addTo(this.graph, nodes, edges);
-    this.status.textContent = `${count(this.graph.order)} nodes, ${this.next === null ? `${count(this.graph.size)} relations` : "adding relations…"}`;
-  }
-
-  private addTo(g: Graph<NodeAttrs>, nodes: GNode[], edges: GEdge[]): void {
+    const g = this.graph;
     for (const n of nodes) {
       const key = String(n.id);
       const attrs = {
@@ -281,6 +258,7 @@ export class GraphView {
       if (pa.kind !== "activity" && g.degree(a) === 1)
         g.mergeNodeAttributes(a, { x: pb.x + Math.random() * 2, y: pb.y + Math.random() * 2 });
     }
+    this.status.textContent = `${count(g.order)} nodes, ${this.stage.dataset.complete === "1" ? `${count(g.size)} relations` : "adding relations…"}`;
   }
 
   private mount(): void {
