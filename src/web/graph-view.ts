@@ -9,20 +9,11 @@
 import Graph from "graphology";
 import Sigma from "sigma";
 import { EdgeLineProgram, NodePointProgram } from "sigma/rendering";
+import type { NodeColumns } from "../store/store-types.js";
 import type { GEdge, GNode, Proc, ProcLink } from "./api.js";
 import { buildLanes } from "./batchflow-view.js";
 import { clear, h } from "./dom.js";
 import { count, TYPE_COLORS } from "./format.js";
-
-/** A page of nodes as the server sends them (`GET …/graph?format=columns`): one array per field. */
-export interface NodeColumns {
-  id: number[];
-  type: string[];
-  label: string[];
-  category: (string | null)[];
-  start: (number | null)[];
-  end: (number | null)[];
-}
 
 /** A page of relations: their ends, and [from, to, op] of those between processes. */
 export interface EdgeColumns {
@@ -31,6 +22,7 @@ export interface EdgeColumns {
   links: [number, number, string][];
 }
 
+/** The graph as the server sends it (`GET …/graph?format=columns`): a block of columns per page. */
 export interface GraphData {
   nodes: NodeColumns[];
   edges: EdgeColumns[];
