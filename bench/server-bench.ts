@@ -215,7 +215,7 @@ export async function serverBench(): Promise<string[]> {
       };
       return (metrics.find((m) => m.name === "JSHeapUsedSize")?.value ?? Number.NaN) / 1e6;
     };
-    const open = async (hash: string, ready: string): Promise<number> => {
+    const open = async (hash: string, ready: string, after?: () => Promise<void>): Promise<number> => {
       const times: number[] = [];
       for (let i = 0; i < repeat; i++) {
         await page.goto("about:blank");
@@ -228,6 +228,7 @@ export async function serverBench(): Promise<string[]> {
         // one more frame: what was drawn is on screen
         await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
         times.push(performance.now() - t);
+        await after?.();
       }
       if (process.env.BENCH_VERBOSE)
         process.stderr.write(`bench: ${hash} ${times.map((x) => x.toFixed(0)).join(" ")} ms\n`);
@@ -270,10 +271,21 @@ export async function serverBench(): Promise<string[]> {
         }
       }),
     );
-    const graph = await open(
+    // the graph view draws every node and the process tree first (the page marks that frame), the
+    // other relations after: the first figure is navigation until that frame, the second until every
+    // relation is drawn (and one more frame)
+    const firstFrames: number[] = [];
+    const graphAll = await open(
       `#/run/${runId}/graph`,
-      "document.querySelector('.graph-stage canvas') !== null",
+      "document.querySelector('.graph-stage[data-complete]') !== null",
+      async () => {
+        const at = await page.evaluate(
+          () => performance.getEntriesByName("graph: first frame").at(-1)?.startTime ?? Number.NaN,
+        );
+        firstFrames.push(at);
+      },
     );
+    const graph = median(firstFrames);
     const graphHeap = await heapMb();
     // interactivity: a filter toggled (every node through the reducers) and zoom steps, until drawn
     const toggle = await jsPerStep(2, () =>
@@ -298,7 +310,7 @@ export async function serverBench(): Promise<string[]> {
       performance
         .getEntriesByType("measure")
         .filter((m) => m.name.startsWith("graph: "))
-        .slice(-5)
+        .slice(-8)
         .map((m) => `${m.name.slice(7)} ${(m.duration / 1000).toFixed(2)} s`)
         .join(", "),
     );
@@ -321,7 +333,7 @@ export async function serverBench(): Promise<string[]> {
       exportTimes.push(performance.now() - t);
     }
     const exportMs = median(exportTimes);
-    const graphJson = await timeFetch(`${serve.url}api/runs/${runId}/graph`, repeat);
+    const graphJson = await timeFetch(`${serve.url}api/runs/${runId}/graph?format=columns`, repeat);
     const serverMb = vmHwmMb(serve.child.pid);
     const s = (ms: number) => (ms / 1000).toFixed(2);
     lines.push(
@@ -344,15 +356,23 @@ export async function serverBench(): Promise<string[]> {
         bfHeap.toFixed(0),
       ]),
       row([
-        "graph (WebGL, every node)",
+        "graph (WebGL): first frame, every node and the process tree (the page's mark)",
         s(graph),
         "< 5",
         s(exportMs),
         `${(graph / exportMs).toFixed(2)}×`,
+        "",
+      ]),
+      row([
+        "graph (WebGL): every relation drawn too",
+        s(graphAll),
+        "< 5",
+        s(exportMs),
+        `${(graphAll / exportMs).toFixed(2)}×`,
         graphHeap.toFixed(0),
       ]),
       "",
-      `Interaction on the 50k-node run, the page's JavaScript per step (CPU profile) / until drawn: batchflow scroll ${scroll.js.toFixed(1)} ms / ${scroll.frame.toFixed(0)} ms; graph filter toggle ${toggle.js.toFixed(0)} ms / ${toggle.frame.toFixed(0)} ms; graph zoom step ${zoom.js.toFixed(0)} ms / ${(zoom.frame - 300).toFixed(0)} ms. Graph view phases (last opening): ${phases}. The graph's data alone (GET /api/runs/${runId}/graph, ${g.nodes.length.toLocaleString("en-US")} nodes + ${g.edges.length.toLocaleString("en-US")} relations) takes ${s(graphJson)} s. Server peak RSS ${serverMb.toFixed(0)} MB.`,
+      `Interaction on the 50k-node run, the page's JavaScript per step (CPU profile) / until drawn: batchflow scroll ${scroll.js.toFixed(1)} ms / ${scroll.frame.toFixed(0)} ms; graph filter toggle ${toggle.js.toFixed(0)} ms / ${toggle.frame.toFixed(0)} ms; graph zoom step ${zoom.js.toFixed(0)} ms / ${(zoom.frame - 300).toFixed(0)} ms. Graph view phases (last opening): ${phases}. The graph's data alone (GET /api/runs/${runId}/graph?format=columns, ${g.nodes.length.toLocaleString("en-US")} nodes + ${g.edges.length.toLocaleString("en-US")} relations) takes ${s(graphJson)} s. Server peak RSS ${serverMb.toFixed(0)} MB.`,
       "",
     );
   } finally {

@@ -218,6 +218,31 @@ describe("provflow serve: the JSON API", () => {
     expect(cut.truncated).toBe(true);
     // only the relations among the nodes sent
     expect(cut.edges.map((e: number[]) => e[0])).toEqual([1, 2, 6, 8]);
+    // the graph view's columns: the same nodes and relations, one array per field
+    const c = (await get(server, `/api/runs/${a}/graph?format=columns`)).json();
+    const col = <T>(blocks: Record<string, T[]>[], k: string): T[] => blocks.flatMap((b) => b[k] as T[]);
+    expect(col(c.nodes, "id")).toEqual(g.nodes.map((n: unknown[]) => n[0]));
+    expect(
+      col<number>(c.nodes, "id").map((id, i) => [
+        id,
+        col(c.nodes, "type")[i],
+        col(c.nodes, "label")[i],
+        col(c.nodes, "category")[i],
+        col(c.nodes, "start")[i],
+        col(c.nodes, "end")[i],
+      ]),
+    ).toEqual(g.nodes);
+    expect(col(c.edges, "from")).toEqual(g.edges.map((e: unknown[]) => e[1]));
+    expect(col(c.edges, "to")).toEqual(g.edges.map((e: unknown[]) => e[2]));
+    expect(col(c.edges, "links")).toEqual(
+      g.edges.filter((e: unknown[]) => e[3] === "wasInformedBy").map((e: unknown[]) => [e[1], e[2], e[4]]),
+    );
+    expect(c.cursor).toBe(g.cursor);
+    const ccut = (await get(server, `/api/runs/${a}/graph?format=columns&limit=4`)).json();
+    expect(ccut.truncated).toBe(true);
+    expect(col(ccut.nodes, "id")).toEqual([1, 2, 3, 4]);
+    expect(col(ccut.edges, "from").length).toBe(4);
+    expect((await get(server, `/api/runs/${a}/graph?format=xml`)).status).toBe(400);
   });
 
   it("searches by path, executable or command line", async () => {

@@ -310,6 +310,54 @@ export function defineStoreContract(
       expect(eids(await store.getEdges(id, { afterId: 1, nodeIds: [2] }))).toEqual([2, 3]);
     });
 
+    it("gives a run's graph as columns for drawing, by keyset pages, the same as its nodes and edges", async () => {
+      const id = await store.createRun(newRun("columns"));
+      const other = await store.createRun(newRun("other"));
+      const big = 2 ** 40;
+      const nodes: GraphNode[] = [
+        processNode(1, 10, ["/bin/sh", "-c", "make ‘all’"], 100, null),
+        fileNode(3, "/usr/lib/libc.so.6", 0, { category: "shared-library" }),
+        fileNode(big, '/tmp/"quoted"\n', 0),
+        userNode(big + 1),
+      ];
+      const edges: GraphEdge[] = [
+        edge(1, "wasInformedBy", "fork", 1, 1, 200),
+        edge(2, "used", "map", 1, 3, null),
+        edge(big, "wasGeneratedBy", "write", big, 1, 250),
+        edge(big + 5, "wasAssociatedWith", "associated", 1, big + 1),
+      ];
+      await store.appendBatch(id, batch({ nodes, edges }));
+      await store.appendBatch(
+        other,
+        batch({ nodes: [fileNode(2, "/elsewhere")], edges: [edge(3, "used", "read", 2, 2)] }),
+      );
+      const rows = await store.getNodes(id);
+      const all = await store.getNodeColumns(id, 0, 100);
+      expect(all).toEqual({
+        id: rows.map((n) => n.id),
+        type: rows.map((n) => n.type),
+        label: rows.map((n) => n.label),
+        category: rows.map((n) => (typeof n.attrs.category === "string" ? n.attrs.category : null)),
+        start: rows.map((n) => n.start),
+        end: rows.map((n) => n.end),
+      });
+      expect(all.id).toEqual([1, 3, big, big + 1]);
+      expect(all.category).toEqual([null, "shared-library", null, null]);
+      expect((await store.getNodeColumns(id, 1, 2)).id).toEqual([3, big]);
+      expect((await store.getNodeColumns(id, big + 1, 10)).id).toEqual([]);
+      const erows = await store.getEdges(id);
+      expect(await store.getEdgeEnds(id, 0, 100)).toEqual({
+        id: erows.map((e) => e.id),
+        type: erows.map((e) => e.type),
+        op: erows.map((e) => e.op),
+        from: erows.map((e) => e.from),
+        to: erows.map((e) => e.to),
+      });
+      expect((await store.getEdgeEnds(id, 1, 2)).id).toEqual([2, big]);
+      expect((await store.getEdgeEnds(id, 2, 10)).to).toEqual([1, big + 1]);
+      expect((await store.getEdgeEnds(other, 0, 10)).id).toEqual([3]);
+    });
+
     it("hands out what changed since a cursor: new and rewritten nodes and edges, in pages, run by run", async () => {
       const id = await store.createRun(newRun("live"));
       const other = await store.createRun(newRun("other"));

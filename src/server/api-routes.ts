@@ -305,8 +305,19 @@ async function processes(ctx: RouteContext): Promise<void> {
   });
 }
 
-/** The whole graph in compact arrays for the WebGL view, streamed page by page. */
+/**
+ * The whole graph in compact form, streamed page by page from the store's column reads (no attributes
+ * parsed): rows by default, `{run, cursor, nodes: [[id, type, label, category, start, end]…],
+ * truncated, edges: [[id, from, to, type, op]…]}`; or, with `?format=columns` (the graph view's
+ * own), one block of columns per page, so the browser parses flat arrays instead of one small array
+ * per element: nodes `{id, type, label, category, start, end}`, relations only their ends `{from, to}`
+ * and, for those between processes (`wasInformedBy`), `links: [[from, to, op]…]` for the layout's
+ * process tree. With `truncated`, only the relations among the nodes sent are included.
+ */
 async function graph(ctx: RouteContext): Promise<void> {
+  const format = ctx.url.searchParams.get("format") ?? "rows";
+  if (format !== "rows" && format !== "columns") throw new HttpError(400, "format is rows or columns");
+  const columns = format === "columns";
   const run = await runOf(ctx);
   const max = intParam(ctx.url, "limit", 1, MAX_GRAPH_NODES) ?? 100_000;
   const { res, store } = ctx;
@@ -316,38 +327,60 @@ async function graph(ctx: RouteContext): Promise<void> {
   await out(`{"run":${JSON.stringify(runJson(run))},"cursor":"${cursor}","nodes":[`);
   let after = 0;
   let count = 0;
-  let lastId = 0;
   let first = true;
   while (count < max) {
-    const page = await store.getNodes(run.id, { afterId: after, limit: Math.min(5000, max - count) });
-    if (page.length === 0) break;
-    // built by hand: only the label and category need escaping (types are plain words, the rest numbers)
-    const rows = page.map((n) => {
-      const cat = n.attrs.category;
-      return `[${n.id},"${n.type}",${JSON.stringify(n.label)},${typeof cat === "string" ? JSON.stringify(cat) : "null"},${n.start},${n.end}]`;
-    });
-    await out((first ? "" : ",") + rows.join(","));
+    const page = await store.getNodeColumns(run.id, after, Math.min(5000, max - count));
+    const n = page.id.length;
+    if (n === 0) break;
+    let text: string;
+    if (columns) text = JSON.stringify(page);
+    else {
+      // built by hand: only the label and category need escaping (types are plain words, the rest numbers)
+      const rows: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const cat = page.category[i];
+        rows.push(
+          `[${page.id[i]},"${page.type[i]}",${JSON.stringify(page.label[i])},${cat == null ? "null" : JSON.stringify(cat)},${page.start[i]},${page.end[i]}]`,
+        );
+      }
+      text = rows.join(",");
+    }
+    await out((first ? "" : ",") + text);
     first = false;
-    count += page.length;
-    after = page[page.length - 1]?.id ?? after;
-    lastId = after;
+    count += n;
+    after = page.id[n - 1] ?? after;
   }
-  const truncated = count >= max && (await store.getNodes(run.id, { afterId: lastId, limit: 1 })).length > 0;
+  const truncated = count >= max && (await store.getNodeColumns(run.id, after, 1)).id.length > 0;
   await out(`],"truncated":${truncated},"edges":[`);
   first = true;
   let eAfter = 0;
   for (;;) {
-    const page = await store.getEdges(run.id, { afterId: eAfter, limit: 5000 });
-    if (page.length === 0) break;
-    const rows = page
-      .filter((e) => !truncated || (e.from <= lastId && e.to <= lastId))
-      .map((e) => `[${e.id},${e.from},${e.to},"${e.type}","${e.op}"]`);
-    if (rows.length > 0) {
-      await out((first ? "" : ",") + rows.join(","));
+    const page = await store.getEdgeEnds(run.id, eAfter, 5000);
+    const n = page.id.length;
+    if (n === 0) break;
+    const from: number[] = [];
+    const to: number[] = [];
+    const links: [number, number, string][] = [];
+    const rows: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const f = page.from[i] as number;
+      const t = page.to[i] as number;
+      if (truncated && (f > after || t > after)) continue;
+      if (!columns) {
+        rows.push(`[${page.id[i]},${f},${t},"${page.type[i]}","${page.op[i]}"]`);
+        continue;
+      }
+      from.push(f);
+      to.push(t);
+      if (page.type[i] === "wasInformedBy") links.push([f, t, page.op[i] as string]);
+    }
+    const text = columns ? (from.length > 0 ? JSON.stringify({ from, to, links }) : "") : rows.join(",");
+    if (text !== "") {
+      await out((first ? "" : ",") + text);
       first = false;
     }
-    eAfter = page[page.length - 1]?.id ?? eAfter;
-    if (page.length < 5000) break;
+    eAfter = page.id[n - 1] ?? eAfter;
+    if (n < 5000) break;
   }
   await out("]}");
   res.end();

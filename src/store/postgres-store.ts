@@ -8,6 +8,7 @@ import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-ro
 import { type PathParams, pathParams, type WalkParams, walkParams } from "./lineage-params.js";
 import { MACHINE_RUN_SOURCE } from "./machine-rows.js";
 import { ChangeWatermark, pgChanges, pgEdgeClauses, pgNodeClauses } from "./postgres-changes.js";
+import { pgEdgeEnds, pgNodeColumns } from "./postgres-graph-columns.js";
 import { postgresLineage, postgresPaths } from "./postgres-lineage.js";
 import {
   compactCountsSql,
@@ -30,6 +31,7 @@ import type {
   Batch,
   ChangeQuery,
   ChangeSet,
+  EdgeEnds,
   EdgeFilter,
   GraphStore,
   LineageQuery,
@@ -39,6 +41,7 @@ import type {
   MachineRecord,
   MachineRunInfo,
   NewRun,
+  NodeColumns,
   NodeFilter,
   PathQuery,
   PathResult,
@@ -1077,6 +1080,16 @@ export class PostgresStore implements GraphStore {
       const rows = (await c.query<EdgeRow>(sql, params)).rows;
       return rows.map(edgeFromRow);
     });
+  }
+
+  async getNodeColumns(runId: number, afterId: number, limit: number): Promise<NodeColumns> {
+    return this.exclusive(`cannot read nodes of run ${runId}`, (c) =>
+      pgNodeColumns(c, runId, afterId, limit),
+    );
+  }
+
+  async getEdgeEnds(runId: number, afterId: number, limit: number): Promise<EdgeEnds> {
+    return this.exclusive(`cannot read edges of run ${runId}`, (c) => pgEdgeEnds(c, runId, afterId, limit));
   }
 
   private readonly watermark = new ChangeWatermark();

@@ -7,6 +7,7 @@ import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-ro
 import { pathParams, walkParams } from "./lineage-params.js";
 import { dedupePacked, EDGE_WIDTH, NODE_WIDTH, type PackedBatch, packBatch } from "./packed-batch.js";
 import { sqliteChanges, sqliteEdgeClauses, sqliteNodeClauses } from "./sqlite-changes.js";
+import { sqliteEdgeEnds, sqliteNodeColumns } from "./sqlite-graph-columns.js";
 import { sqliteLineage, sqlitePaths } from "./sqlite-lineage.js";
 import { SqliteMachines } from "./sqlite-machines.js";
 import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
@@ -22,6 +23,7 @@ import type {
   Batch,
   ChangeQuery,
   ChangeSet,
+  EdgeEnds,
   EdgeFilter,
   GraphStore,
   LineageQuery,
@@ -31,6 +33,7 @@ import type {
   MachineRecord,
   MachineRunInfo,
   NewRun,
+  NodeColumns,
   NodeFilter,
   PathQuery,
   PathResult,
@@ -624,6 +627,22 @@ export class SqliteStore implements GraphStore {
     try {
       const rows = this.stmt(sql).all(...params) as EdgeRow[];
       return rows.map(edgeFromRow);
+    } catch (err) {
+      throw this.fail(`cannot read edges of run ${runId}`, err);
+    }
+  }
+
+  async getNodeColumns(runId: number, afterId: number, limit: number): Promise<NodeColumns> {
+    try {
+      return sqliteNodeColumns((sql) => this.stmt(sql), runId, afterId, limit);
+    } catch (err) {
+      throw this.fail(`cannot read nodes of run ${runId}`, err);
+    }
+  }
+
+  async getEdgeEnds(runId: number, afterId: number, limit: number): Promise<EdgeEnds> {
+    try {
+      return sqliteEdgeEnds((sql) => this.stmt(sql), runId, afterId, limit);
     } catch (err) {
       throw this.fail(`cannot read edges of run ${runId}`, err);
     }

@@ -298,6 +298,26 @@ export interface ChangeSet {
   more: boolean;
 }
 
+/** A page of a run's nodes, one array per field, for drawing the graph (GraphStore.getNodeColumns). */
+export interface NodeColumns {
+  id: number[];
+  type: NodeType[];
+  label: string[];
+  /** a file's category (attrs.category), else null */
+  category: (string | null)[];
+  start: (number | null)[];
+  end: (number | null)[];
+}
+
+/** A page of a run's relations, their ends only, for drawing the graph (GraphStore.getEdgeEnds). */
+export interface EdgeEnds {
+  id: number[];
+  type: RelationType[];
+  op: string[];
+  from: number[];
+  to: number[];
+}
+
 /**
  * The store contract. SQLite (embedded default) implements it now, PostgreSQL next; one test suite
  * (test/store-contract.ts) runs against every implementation.
@@ -313,6 +333,10 @@ export interface GraphStore {
   listRuns(): Promise<RunRecord[]>;
   getNodes(runId: number, filter?: NodeFilter): Promise<GraphNode[]>;
   getEdges(runId: number, filter?: EdgeFilter): Promise<GraphEdge[]>;
+  /** Nodes after `afterId` in id order, at most `limit`, as columns of what a drawing needs (no attrs parsed). */
+  getNodeColumns(runId: number, afterId: number, limit: number): Promise<NodeColumns>;
+  /** Relations after `afterId` in id order, at most `limit`, their ends and kind only. */
+  getEdgeEnds(runId: number, afterId: number, limit: number): Promise<EdgeEnds>;
   /** steps in order, handed over in batches so a big run never sits in memory whole */
   iterateSteps(runId: number, batchSize?: number): AsyncIterable<Step[]>;
   getProblems(runId: number, limit?: number): Promise<Problem[]>;

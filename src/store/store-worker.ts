@@ -36,6 +36,8 @@ const READ_OPS = new Set([
   "listRuns",
   "getNodes",
   "getEdges",
+  "getNodeColumns",
+  "getEdgeEnds",
   "getProblems",
   "getChanges",
   "currentSeq",
@@ -87,6 +89,10 @@ function serve(): void {
         return s.getNodes(a[0] as number, a[1] as Parameters<SqliteStore["getNodes"]>[1]);
       case "getEdges":
         return s.getEdges(a[0] as number, a[1] as Parameters<SqliteStore["getEdges"]>[1]);
+      case "getNodeColumns":
+        return s.getNodeColumns(a[0] as number, a[1] as number, a[2] as number);
+      case "getEdgeEnds":
+        return s.getEdgeEnds(a[0] as number, a[1] as number, a[2] as number);
       case "getChanges":
         return s.getChanges(a[0] as number, a[1] as Parameters<SqliteStore["getChanges"]>[1]);
       case "currentSeq":

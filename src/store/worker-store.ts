@@ -7,6 +7,7 @@ import type {
   Batch,
   ChangeQuery,
   ChangeSet,
+  EdgeEnds,
   EdgeFilter,
   GraphStore,
   LineageQuery,
@@ -16,6 +17,7 @@ import type {
   MachineRecord,
   MachineRunInfo,
   NewRun,
+  NodeColumns,
   NodeFilter,
   PathQuery,
   PathResult,
@@ -243,6 +245,14 @@ export class WorkerStore implements GraphStore {
         this.send("iterReturn", [iter]).catch(() => {});
       }
     }
+  }
+
+  async getNodeColumns(runId: number, afterId: number, limit: number): Promise<NodeColumns> {
+    return (await this.call("getNodeColumns", [runId, afterId, limit])) as NodeColumns;
+  }
+
+  async getEdgeEnds(runId: number, afterId: number, limit: number): Promise<EdgeEnds> {
+    return (await this.call("getEdgeEnds", [runId, afterId, limit])) as EdgeEnds;
   }
 
   async lineage(q: LineageQuery): Promise<LineageResult> {

@@ -3,23 +3,29 @@
  * once: processes on a time axis (x: start) in tree order (y: their batchflow lane), every other node
  * around the first process it relates to (a spiral per process), the rest in a grid below. Filters by
  * node type and file category and the lineage highlight go through sigma's reducers (no rebuild).
+ * The first frame holds every node and the process tree; the other relations are added right after it
+ * (`.graph-stage[data-complete]` once they are all in).
  */
 import Graph from "graphology";
 import Sigma from "sigma";
 import { EdgeLineProgram, NodePointProgram } from "sigma/rendering";
+import type { NodeColumns } from "../store/store-types.js";
 import type { GEdge, GNode, Proc, ProcLink } from "./api.js";
 import { buildLanes } from "./batchflow-view.js";
 import { clear, h } from "./dom.js";
 import { count, TYPE_COLORS } from "./format.js";
 
-/** [id, type, label, category, start, end] */
-export type CompactNode = [number, string, string, string | null, number | null, number | null];
-/** [id, from, to, type, op] */
-export type CompactEdge = [number, number, number, string, string];
+/** A page of relations: their ends, and [from, to, op] of those between processes. */
+export interface EdgeColumns {
+  from: number[];
+  to: number[];
+  links: [number, number, string][];
+}
 
+/** The graph as the server sends it (`GET …/graph?format=columns`): a block of columns per page. */
 export interface GraphData {
-  nodes: CompactNode[];
-  edges: CompactEdge[];
+  nodes: NodeColumns[];
+  edges: EdgeColumns[];
   truncated: boolean;
 }
 
@@ -35,37 +41,50 @@ interface NodeAttrs {
   category: string | null;
 }
 
+/** One line per ordered pair of loaded nodes (a file read and mapped by a process is one line). */
+function addPair(g: Graph<NodeAttrs>, from: number, to: number): void {
+  if (from === to) return;
+  const a = String(from);
+  const b = String(to);
+  if (g.hasNode(a) && g.hasNode(b)) g.mergeDirectedEdge(a, b);
+}
+
 const GOLDEN = Math.PI * (3 - Math.sqrt(5));
 
-/** Positions for every node (see the module comment). */
+/** Positions for every node, by node id (see the module comment). */
 export function layoutGraph(data: GraphData): Map<number, { x: number; y: number }> {
   const pos = new Map<number, { x: number; y: number }>();
   const procs: Proc[] = [];
   const links: ProcLink[] = [];
   let t0 = Number.MAX_SAFE_INTEGER;
   let t1 = 0;
-  for (const [id, type, label, , start, end] of data.nodes) {
-    if (type !== "process") continue;
-    procs.push({
-      id,
-      pid: null,
-      ppid: null,
-      label,
-      exe: null,
-      start,
-      end,
-      exitCode: null,
-      exitSignal: null,
-      via: null,
-      generation: 0,
-    });
-    if (start !== null) t0 = Math.min(t0, start);
-    t1 = Math.max(t1, end ?? start ?? 0);
+  let order = 0;
+  for (const b of data.nodes) {
+    order += b.id.length;
+    for (let i = 0; i < b.id.length; i++) {
+      if (b.type[i] !== "process") continue;
+      const start = b.start[i] ?? null;
+      const end = b.end[i] ?? null;
+      procs.push({
+        id: b.id[i] as number,
+        pid: null,
+        ppid: null,
+        label: b.label[i] as string,
+        exe: null,
+        start,
+        end,
+        exitCode: null,
+        exitSignal: null,
+        via: null,
+        generation: 0,
+      });
+      if (start !== null) t0 = Math.min(t0, start);
+      t1 = Math.max(t1, end ?? start ?? 0);
+    }
   }
-  for (const [, from, to, type, op] of data.edges)
-    if (type === "wasInformedBy") links.push({ from, to, op, ts: null });
+  for (const b of data.edges) for (const [from, to, op] of b.links) links.push({ from, to, op, ts: null });
   const lanes = buildLanes(procs, links);
-  const width = Math.max(40, Math.sqrt(data.nodes.length) * 6);
+  const width = Math.max(40, Math.sqrt(order) * 6);
   const span = Math.max(1, t1 - t0);
   for (const lane of lanes) {
     for (const [g, p] of lane.gens.entries()) {
@@ -75,28 +94,33 @@ export function layoutGraph(data: GraphData): Map<number, { x: number; y: number
   }
   // every other node around the first process it relates to
   const around = new Map<number, number>();
-  const placed = (id: number) => pos.has(id);
-  for (const [, from, to] of data.edges) {
-    for (const [a, b] of [
-      [from, to],
-      [to, from],
-    ] as const) {
-      if (placed(a) || !placed(b)) continue;
-      const centre = pos.get(b) as { x: number; y: number };
-      const k = (around.get(b) ?? 0) + 1;
-      around.set(b, k);
-      const r = 1.2 + Math.sqrt(k) * 0.55;
-      pos.set(a, { x: centre.x + r * Math.cos(k * GOLDEN), y: centre.y + r * Math.sin(k * GOLDEN) });
+  const place = (a: number, b: number) => {
+    if (pos.has(a)) return;
+    const centre = pos.get(b);
+    if (centre === undefined) return;
+    const k = (around.get(b) ?? 0) + 1;
+    around.set(b, k);
+    const r = 1.2 + Math.sqrt(k) * 0.55;
+    pos.set(a, { x: centre.x + r * Math.cos(k * GOLDEN), y: centre.y + r * Math.sin(k * GOLDEN) });
+  };
+  for (const b of data.edges) {
+    for (let i = 0; i < b.from.length; i++) {
+      const from = b.from[i] as number;
+      const to = b.to[i] as number;
+      place(from, to);
+      place(to, from);
     }
   }
   // what no process touches: a grid below
   let i = 0;
-  const cols = Math.max(10, Math.ceil(Math.sqrt(data.nodes.length)));
+  const cols = Math.max(10, Math.ceil(Math.sqrt(order)));
   const bottom = -lanes.length * 4 - 10;
-  for (const [id] of data.nodes) {
-    if (pos.has(id)) continue;
-    pos.set(id, { x: (i % cols) * (width / cols), y: bottom - Math.floor(i / cols) * 1.5 });
-    i++;
+  for (const b of data.nodes) {
+    for (const id of b.id) {
+      if (pos.has(id)) continue;
+      pos.set(id, { x: (i % cols) * (width / cols), y: bottom - Math.floor(i / cols) * 1.5 });
+      i++;
+    }
   }
   return pos;
 }
@@ -112,6 +136,8 @@ export class GraphView {
   /** one edge per ordered pair of nodes (a file read and mapped by a process is one line) */
   readonly graph = new Graph<NodeAttrs>({ multi: false, type: "directed" });
   private sigma: Sigma<NodeAttrs> | null = null;
+  /** counts load() calls: relations scheduled by an earlier one are dropped */
+  private loads = 0;
   private readonly stage: HTMLElement;
   private readonly filters: HTMLElement;
   private hiddenTypes = new Set<string>();
@@ -144,38 +170,64 @@ export class GraphView {
 
   load(data: GraphData): void {
     performance.mark("graph-load");
+    delete this.stage.dataset.complete;
     const pos = layoutGraph(data);
     performance.measure("graph: layout", "graph-load");
     this.graph.clear();
-    for (const [id, type, label, category] of data.nodes) {
-      const p = pos.get(id) ?? { x: 0, y: 0 };
-      this.graph.addNode(String(id), {
-        x: p.x,
-        y: p.y,
-        size: type === "process" ? 4 : 2.2,
-        color: TYPE_COLORS[type] ?? "#888",
-        label,
-        ntype: type,
-        kind: type === "process" ? "activity" : "entity",
-        category,
-      });
+    const g = this.graph;
+    for (const b of data.nodes) {
+      for (let i = 0; i < b.id.length; i++) {
+        const id = b.id[i] as number;
+        const type = b.type[i] as string;
+        const p = pos.get(id) ?? { x: 0, y: 0 };
+        g.addNode(String(id), {
+          x: p.x,
+          y: p.y,
+          size: type === "process" ? 4 : 2.2,
+          color: TYPE_COLORS[type] ?? "#888",
+          label: b.label[i] as string,
+          ntype: type,
+          kind: type === "process" ? "activity" : "entity",
+          category: b.category[i] ?? null,
+        });
+      }
     }
-    for (const [, from, to] of data.edges) {
-      const a = String(from);
-      const b = String(to);
-      if (a !== b && this.graph.hasNode(a) && this.graph.hasNode(b) && !this.graph.hasDirectedEdge(a, b))
-        this.graph.addDirectedEdge(a, b);
-    }
-    this.status.textContent = `${count(this.graph.order)} nodes, ${count(this.graph.size)} relations${data.truncated ? " (truncated)" : ""}`;
-    performance.measure("graph: layout + graphology", "graph-load");
+    // first frame: every node and the process tree (fork, exec, wait); the other relations (reads,
+    // writes, ...) follow once it is on screen, so that the view opens without waiting for them
+    for (const b of data.edges) for (const [from, to] of b.links) addPair(this.graph, from, to);
     this.renderFilters();
+    this.status.textContent = `${count(this.graph.order)} nodes, adding relations…`;
+    performance.measure("graph: layout + graphology", "graph-load");
     performance.mark("graph-mount");
     this.mount();
     performance.measure("graph: sigma first render", "graph-mount");
+    // the other relations are added once the first frame is on screen, in one go: sigma indexes
+    // them as they come and draws them at its next frame (the page is busy for that long: 0.4-0.8 s
+    // for 147k relations)
+    const token = ++this.loads;
+    // two frames: the first one with what sigma drew is on screen
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        performance.mark("graph: first frame");
+        setTimeout(() => {
+          if (token !== this.loads || this.sigma === null) return;
+          performance.mark("graph-relations");
+          for (const b of data.edges) {
+            for (let i = 0; i < b.from.length; i++)
+              addPair(this.graph, b.from[i] as number, b.to[i] as number);
+          }
+          performance.measure("graph: relations built", "graph-relations");
+          this.status.textContent = `${count(this.graph.order)} nodes, ${count(this.graph.size)} relations${data.truncated ? " (truncated)" : ""}`;
+          this.stage.dataset.complete = "1";
+          performance.measure("graph: every relation added", "graph-load");
+        }, 0);
+      }),
+    );
   }
 
   /** Live: nodes and relations that appeared (placed beside what they relate to). */
   add(nodes: GNode[], edges: GEdge[]): void {
+    const g = this.graph;
     for (const n of nodes) {
       const key = String(n.id);
       const attrs = {
@@ -184,9 +236,9 @@ export class GraphView {
         color: TYPE_COLORS[n.type] ?? "#888",
         category: (n.attrs.category as string | undefined) ?? null,
       };
-      if (this.graph.hasNode(key)) this.graph.mergeNodeAttributes(key, attrs);
+      if (g.hasNode(key)) g.mergeNodeAttributes(key, attrs);
       else
-        this.graph.addNode(key, {
+        g.addNode(key, {
           ...attrs,
           x: Math.random() * 10,
           y: Math.random() * 10,
@@ -197,15 +249,14 @@ export class GraphView {
     for (const e of edges) {
       const a = String(e.from);
       const b = String(e.to);
-      if (a === b || !this.graph.hasNode(a) || !this.graph.hasNode(b) || this.graph.hasDirectedEdge(a, b))
-        continue;
-      this.graph.addDirectedEdge(a, b);
-      const pa = this.graph.getNodeAttributes(a);
-      const pb = this.graph.getNodeAttributes(b);
-      if (pa.kind !== "activity" && this.graph.degree(a) === 1)
-        this.graph.mergeNodeAttributes(a, { x: pb.x + Math.random() * 2, y: pb.y + Math.random() * 2 });
+      if (a === b || !g.hasNode(a) || !g.hasNode(b) || g.hasDirectedEdge(a, b)) continue;
+      g.addDirectedEdge(a, b);
+      const pa = g.getNodeAttributes(a);
+      const pb = g.getNodeAttributes(b);
+      if (pa.kind !== "activity" && g.degree(a) === 1)
+        g.mergeNodeAttributes(a, { x: pb.x + Math.random() * 2, y: pb.y + Math.random() * 2 });
     }
-    this.status.textContent = `${count(this.graph.order)} nodes, ${count(this.graph.size)} relations`;
+    this.status.textContent = `${count(g.order)} nodes, ${this.stage.dataset.complete === "1" ? `${count(g.size)} relations` : "adding relations…"}`;
   }
 
   private mount(): void {
@@ -375,6 +426,7 @@ export class GraphView {
   }
 
   destroy(): void {
+    this.loads++;
     this.sigma?.kill();
     this.sigma = null;
   }
