@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -281,7 +282,7 @@ describe("provflow serve: the JSON API", () => {
       .json()
       .formats.map((f: { format: string }) => f.format);
     expect(formats).toContain("prov-json");
-    expect(formats).not.toContain("dockerfile");
+    expect(formats).toContain("dockerfile");
     const r = await get(server, `/api/runs/${a}/export/prov-n`);
     expect(r.status).toBe(200);
     expect(r.headers["content-disposition"]).toBe(`attachment; filename="build-a-${a}.provn"`);
@@ -290,7 +291,37 @@ describe("provflow serve: the JSON API", () => {
     await getExporter("prov-n")!.write(storeExportInput(store, run!, { redact: true }), want.sink);
     expect(r.body).toBe(want.text());
     expect((await get(server, `/api/runs/${a}/export/nope`)).status).toBe(404);
-    expect((await get(server, `/api/runs/${a}/export/dockerfile`)).status).toBe(400);
+  });
+
+  it("sends a folder export (the dockerfile's build context) as a tar that tar(1) reads back", async () => {
+    const res = await fetch(`http://127.0.0.1:${server.port}/api/runs/${a}/export/dockerfile`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/x-tar");
+    expect(res.headers.get("content-disposition")).toBe(`attachment; filename="build-a-${a}.dockerfile.tar"`);
+    const tarFile = join(dir, "context.tar");
+    writeFileSync(tarFile, Buffer.from(await res.arrayBuffer()));
+    const listed = execFileSync("tar", ["-tf", tarFile], { encoding: "utf8" }).split("\n").filter(Boolean);
+    expect(listed).toContain("Dockerfile");
+    expect(listed).toContain("provflow-context.json");
+    // the same folder as the exporter writes for the CLI
+    const want = join(dir, "want-context");
+    const run = await store.findRun(a);
+    await getExporter("dockerfile")!.write(
+      storeExportInput(store, run!, { redact: true, outputDir: want }),
+      () => undefined,
+    );
+    const got = join(dir, "got-context");
+    mkdirSync(got);
+    execFileSync("tar", ["-xf", tarFile, "-C", got]);
+    expect(readFileSync(join(got, "Dockerfile"), "utf8")).toBe(
+      readFileSync(join(want, "Dockerfile"), "utf8"),
+    );
+    expect(listed.filter((f) => !f.endsWith("/")).sort()).toEqual(
+      execFileSync("find", [".", "-type", "f", "-printf", "%P\\n"], { cwd: want, encoding: "utf8" })
+        .split("\n")
+        .filter(Boolean)
+        .sort(),
+    );
   });
 
   it("streams changes as Server-Sent Events while another writer appends, and drops clients that leave", async () => {

@@ -1,8 +1,11 @@
 import type { Writable } from "node:stream";
 import type { ExportSink } from "./exporter-types.js";
 
-/** A sink onto a Node stream that waits for 'drain' when the stream's buffer is full. */
-export function writableSink(stream: Writable): ExportSink {
+/**
+ * A sink onto a Node stream that waits for 'drain' when the stream's buffer is full (text for the
+ * exporters, bytes for archives).
+ */
+export function writableSink(stream: Writable): (chunk: string | Buffer) => void | Promise<void> {
   return (chunk) => {
     if (stream.write(chunk)) return;
     return new Promise<void>((resolve, reject) => {

@@ -2,10 +2,14 @@
  * The JSON API of `provflow serve` (docs/server-api.md). Every handler reads the store through the
  * GraphStore contract, pages by keyset and caps what one answer may hold; exports stream.
  */
+import { mkdtemp, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { KIND_TYPES, storeExportInput } from "../export/export-input.js";
 import { writableSink } from "../export/export-sink.js";
 import { exporters, getExporter } from "../export/exporter-registry.js";
+import { writeTar } from "../export/tar-stream.js";
 import { FILE_CATEGORIES } from "../graph/file-category.js";
 import { lineageOf, pathsBetween } from "../graph/lineage-nodes.js";
 import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
@@ -505,14 +509,13 @@ async function diff(ctx: RouteContext): Promise<void> {
 }
 
 async function formats(ctx: RouteContext): Promise<void> {
-  const list = [...exporters.values()]
-    .filter((e) => e.directory !== true)
-    .map((e) => ({
-      format: e.format,
-      mediaType: e.mediaType,
-      extension: e.extension,
-      description: e.description,
-    }));
+  // a folder-writing format downloads as a tar of the folder
+  const list = [...exporters.values()].map((e) => ({
+    format: e.format,
+    mediaType: e.directory === true ? "application/x-tar" : e.mediaType,
+    extension: e.directory === true ? `${e.format}.tar` : e.extension,
+    description: e.description,
+  }));
   sendJson(ctx.res, 200, { formats: list });
 }
 
@@ -522,12 +525,34 @@ async function exportRun(ctx: RouteContext): Promise<void> {
   const ex = getExporter(format);
   if (ex === undefined)
     throw new HttpError(404, `no export format ${JSON.stringify(format)} (GET /api/formats)`);
-  if (ex.directory === true)
-    throw new HttpError(400, `${format} writes a folder: use provflow export --format ${format} -o DIR`);
   const redact = ctx.url.searchParams.get("redact") !== "0";
   const collapse = ctx.url.searchParams.get("collapse") === "1";
-  const file = `${run.name.replace(/[^\w.-]+/g, "_")}-${run.id}.${ex.extension}`;
+  const stem = `${run.name.replace(/[^\w.-]+/g, "_")}-${run.id}`;
   const { res } = ctx;
+  if (ex.directory === true) {
+    // a folder (the dockerfile's build context): written to a private temporary folder, sent as tar
+    const dir = await mkdtemp(join(tmpdir(), "provflow-export-"));
+    try {
+      const out = join(dir, stem);
+      await ex.write(storeExportInput(ctx.store, run, { redact, collapse, outputDir: out }), () => undefined);
+      res.writeHead(200, {
+        "content-type": "application/x-tar",
+        "content-disposition": `attachment; filename="${stem}.${ex.format}.tar"`,
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+      });
+      const sink = writableSink(res);
+      await writeTar(out, async (chunk) => {
+        if (res.destroyed) throw new HttpError(499, "client went away");
+        await sink(chunk);
+      });
+      res.end();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    return;
+  }
+  const file = `${stem}.${ex.extension}`;
   res.writeHead(200, {
     "content-type": ex.mediaType,
     "content-disposition": `attachment; filename="${file}"`,
