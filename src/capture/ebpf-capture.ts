@@ -113,10 +113,13 @@ export interface EbpfSession {
 }
 
 /**
- * bpftrace runs under a small shell that stops it (SIGINT: it prints what it holds, then ends) when
- * provflow goes away without stopping it (killed with SIGKILL): an agent's bpftrace never ends by
- * itself. SIGINT or SIGTERM to the shell are passed on; the shell ends with bpftrace's status. The
- * shell's pid is bpftrace's last argument ($4): the agent's program leaves the shell out.
+ * bpftrace must stop (SIGINT: it prints what it holds, then ends) when provflow goes away without
+ * stopping it (killed with SIGKILL): an agent's bpftrace never ends by itself. util-linux's setpriv
+ * sets the parent-death signal and execs bpftrace, so bpftrace is provflow's own child. Where setpriv
+ * is missing, bpftrace runs under a small shell that watches provflow once a second instead (SIGINT or
+ * SIGTERM to the shell are passed on; the shell ends with bpftrace's status). bpftrace's last argument
+ * ($4) is the process that started it (provflow, or the shell): the agent's program leaves its
+ * children out.
  */
 const WATCHDOG = `p=$1; shift
 "$@" $$ & b=$!
@@ -130,7 +133,7 @@ wait $b`;
 /** how long bpftrace has to print what it holds and end after SIGINT, before SIGTERM (then SIGKILL) */
 const STOP_GRACE_MS = 10_000;
 
-/** A signal to a process group (bpftrace runs in its own, led by the watchdog shell), else to the leader. */
+/** A signal to a process group (bpftrace runs in its own: it leads it under setpriv, the watchdog shell does otherwise), else to the leader. */
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -141,6 +144,15 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
       // gone already
     }
   }
+}
+
+/** how bpftrace is started: setpriv with a parent-death signal, else the watchdog shell */
+function launcher(argv: string[]): { file: string; args: string[] } {
+  const setpriv = whichSync("setpriv");
+  if (setpriv !== null) {
+    return { file: setpriv, args: ["--pdeathsig", "INT", ...argv, String(process.pid)] };
+  }
+  return { file: "/bin/sh", args: ["-c", WATCHDOG, "provflow-bpftrace", String(process.pid), ...argv] };
 }
 
 const HARMLESS = [/RLIMIT_MEMLOCK/, /WARNING: arithmetic on integers/, /^\s+[~^]+\s*$/, /^\s*$/];
@@ -193,7 +205,8 @@ export async function startBpftrace(opts: StartOptions): Promise<EbpfSession> {
   ];
   let child: ChildProcess;
   try {
-    child = spawn("/bin/sh", ["-c", WATCHDOG, "provflow-bpftrace", String(process.pid), ...argv], {
+    const l = launcher(argv);
+    child = spawn(l.file, l.args, {
       stdio: ["ignore", out, "pipe"],
       detached: true,
       env: {

@@ -22,8 +22,87 @@ export function ebpfProgramFile(): string {
   throw new CaptureError("provflow's eBPF program (share/provflow.bt) is missing from the installation");
 }
 
+/**
+ * The tracepoint fields the program reads, as `TP_<event>_<field>` offsets into the tracepoint's
+ * record: the program reads the record through one `(uint64)args` per probe instead of `args->field`,
+ * because bpftrace 0.17 reads tracefs' whole list of events (2,300 lines here) about twenty times
+ * for every `args->field` it compiles, which was a second of its start-up.
+ */
+const TP_FIELDS: { event: string; field: string; size: number; fallback: number }[] = [
+  { event: "raw_syscalls/sys_enter", field: "id", size: 8, fallback: 8 },
+  { event: "raw_syscalls/sys_enter", field: "args", size: 48, fallback: 16 },
+  { event: "raw_syscalls/sys_exit", field: "ret", size: 8, fallback: 16 },
+  { event: "task/task_newtask", field: "pid", size: 4, fallback: 8 },
+  { event: "task/task_newtask", field: "clone_flags", size: 8, fallback: 32 },
+  { event: "sched/sched_process_exit", field: "group_dead", size: 1, fallback: -1 },
+];
+
+const TRACEFS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/** `field:TYPE NAME[N];\toffset:O;\tsize:S;` lines of a tracepoint's format file → name → offset, size */
+export function formatFields(text: string): Map<string, { offset: number; size: number }> {
+  const out = new Map<string, { offset: number; size: number }>();
+  for (const m of text.matchAll(/field:[^;]*?(\w+)(?:\[\d*\])?;\s*offset:(\d+);\s*size:(\d+);/g)) {
+    out.set(m[1] as string, { offset: Number(m[2]), size: Number(m[3]) });
+  }
+  return out;
+}
+
+function readFormat(event: string): string | null {
+  for (const dir of TRACEFS) {
+    try {
+      return readFileSync(`${dir}/events/${event}/format`, "utf8");
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+/**
+ * The offsets of the fields the program reads, from this kernel's format files (the layouts every
+ * kernel since 4.x has when a file cannot be read). A kernel whose sched_process_exit has no
+ * group_dead (before 6.x) gets the test the kernel makes itself: no live thread left in the group.
+ */
+export function tracepointOffsets(
+  read: (event: string) => string | null = readFormat,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  const formats = new Map<string, Map<string, { offset: number; size: number }> | null>();
+  for (const f of TP_FIELDS) {
+    if (!formats.has(f.event)) {
+      const text = read(f.event);
+      formats.set(f.event, text === null ? null : formatFields(text));
+    }
+    const fields = formats.get(f.event);
+    const got = fields?.get(f.field);
+    let offset = f.fallback;
+    if (fields && got === undefined) offset = -1;
+    else if (got !== undefined) {
+      if (got.size !== f.size) {
+        throw new CaptureError(
+          `the kernel's ${f.event} tracepoint has a ${got.size}-byte ${f.field} (provflow's eBPF program reads ${f.size} bytes)`,
+        );
+      }
+      offset = got.offset;
+    }
+    const name = `${f.event.slice(f.event.indexOf("/") + 1)}_${f.field}`;
+    if (f.field === "group_dead") {
+      out.GROUP_DEAD = offset >= 0 ? `*(uint8 *)($a + ${offset})` : "(curtask->signal->live.counter == 0)";
+    } else if (offset < 0) {
+      throw new CaptureError(`the kernel's ${f.event} tracepoint has no field ${f.field}`);
+    } else out[name] = String(offset);
+  }
+  return out;
+}
+
 /** The program for a scope and an architecture: its placeholders filled in. */
-export function ebpfProgram(scope: EbpfScope, arch: EbpfArch, template?: string): string {
+export function ebpfProgram(
+  scope: EbpfScope,
+  arch: EbpfArch,
+  template?: string,
+  offsets: Record<string, string> = tracepointOffsets(),
+): string {
   const text = template ?? readFileSync(ebpfProgramFile(), "utf8");
   const nrs = syscallNumbers(arch);
   let roots: string;
@@ -33,7 +112,7 @@ export function ebpfProgram(scope: EbpfScope, arch: EbpfArch, template?: string)
     predicate = "0";
   } else {
     roots = "";
-    // $4 is the watchdog shell bpftrace runs under: neither it nor its `sleep`s are captured
+    // $4 started bpftrace (provflow, or the watchdog shell and its `sleep`s): none of them is captured
     const not = `${scope.exclude.map((p) => ` && pid != ${p | 0}`).join("")} && pid != $4 && curtask->real_parent->tgid != $4`;
     const base =
       scope.kind === "all" ? "1" : scope.kind === "uid" ? `uid == ${scope.uid | 0}` : `cgroup == ${scope.id}`;
@@ -43,5 +122,8 @@ export function ebpfProgram(scope: EbpfScope, arch: EbpfArch, template?: string)
     .replace(/^(\s*)__ROOTS__$/m, `$1${roots}`)
     .replaceAll("__SCOPE__", predicate)
     .replaceAll("__FOLLOW__", scope.kind === "tree" ? "1" : "0")
-    .replace(/\bNR_([a-z0-9_]+)\b/g, (m, name: string) => (Object.hasOwn(nrs, name) ? String(nrs[name]) : m));
+    .replace(/\bNR_([a-z0-9_]+)\b/g, (m, name: string) => (Object.hasOwn(nrs, name) ? String(nrs[name]) : m))
+    .replace(/\bTP_([A-Za-z0-9_]+)\b/g, (m, name: string) =>
+      Object.hasOwn(offsets, name) ? String(offsets[name]) : m,
+    );
 }

@@ -29,9 +29,10 @@ function ppid(pid: number): number {
 }
 
 /**
- * bpftrace processes running provflow's program that a test left behind: those whose provflow (the
- * parent of the watchdog shell bpftrace runs under) is gone, or is one of `owners` (processes the test
- * started). Other helpers' provflow runs on the same machine are not counted.
+ * bpftrace processes running provflow's program that a test left behind: those whose provflow (their
+ * parent, or the parent of the watchdog shell bpftrace runs under where setpriv is missing) is gone,
+ * or is one of `owners` (processes the test started). Other helpers' provflow runs on the same
+ * machine are not counted.
  */
 export function provflowBpftraces(owners: number[] = []): number[] {
   const out: number[] = [];
@@ -43,7 +44,13 @@ export function provflowBpftraces(owners: number[] = []): number[] {
     } catch {
       continue;
     }
-    const owner = ppid(ppid(Number(pid)));
+    const parent = ppid(Number(pid));
+    let owner = parent;
+    try {
+      if (readFileSync(`/proc/${parent}/cmdline`, "utf8").includes("provflow-bpftrace")) owner = ppid(parent);
+    } catch {
+      owner = 1;
+    }
     if (owner === 1 || owners.includes(owner)) out.push(Number(pid));
   }
   return out;

@@ -1,0 +1,90 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ebpfProgram, formatFields, tracepointOffsets } from "../src/capture/ebpf-program.js";
+
+/**
+ * The tracepoint offsets provflow's eBPF program reads at, taken from the kernel's format files:
+ * checked on a format file as the kernel writes it (raw_syscalls/sys_enter of Linux 6.x), on this
+ * machine's own files when tracefs is readable, and on a kernel without the exit's group_dead.
+ */
+const SYS_ENTER = `name: sys_enter
+ID: 443
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:long id;\toffset:8;\tsize:8;\tsigned:1;
+\tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;
+
+print fmt: "NR %ld (%lx, %lx, %lx, %lx, %lx, %lx)", REC->id, REC->args[0], REC->args[1], REC->args[2], REC->args[3], REC->args[4], REC->args[5]
+`;
+
+function liveFormat(event: string): string | null {
+  try {
+    return readFileSync(`/sys/kernel/tracing/events/${event}/format`, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+describe("tracepoint offsets for the eBPF program", () => {
+  it("reads field offsets and sizes from a format file, arrays included", () => {
+    const f = formatFields(SYS_ENTER);
+    expect(f.get("id")).toEqual({ offset: 8, size: 8 });
+    expect(f.get("args")).toEqual({ offset: 16, size: 48 });
+    expect(f.get("common_pid")).toEqual({ offset: 4, size: 4 });
+  });
+
+  it.skipIf(liveFormat("raw_syscalls/sys_enter") === null)("agrees with this kernel's format files", () => {
+    const o = tracepointOffsets(liveFormat);
+    for (const [key, event, field] of [
+      ["sys_enter_id", "raw_syscalls/sys_enter", "id"],
+      ["sys_enter_args", "raw_syscalls/sys_enter", "args"],
+      ["sys_exit_ret", "raw_syscalls/sys_exit", "ret"],
+      ["task_newtask_pid", "task/task_newtask", "pid"],
+      ["task_newtask_clone_flags", "task/task_newtask", "clone_flags"],
+    ] as const) {
+      const line = (liveFormat(event) ?? "")
+        .split("\n")
+        .find((l) => new RegExp(`\\b${field}(\\[\\d+\\])?;`).test(l));
+      expect(line, `${event} ${field}`).toBeDefined();
+      expect(o[key]).toBe(/offset:(\d+);/.exec(line!)![1]);
+    }
+    const exit = liveFormat("sched/sched_process_exit") ?? "";
+    const gd = /group_dead;\toffset:(\d+);/.exec(exit);
+    expect(o.GROUP_DEAD).toBe(gd ? `*(uint8 *)($a + ${gd[1]})` : "(curtask->signal->live.counter == 0)");
+  });
+
+  it("tests the thread group itself on a kernel whose exit tracepoint has no group_dead", () => {
+    const o = tracepointOffsets((event) =>
+      event === "sched/sched_process_exit"
+        ? "format:\n\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;\n\tfield:pid_t pid;\toffset:24;\tsize:4;\tsigned:1;\n"
+        : null,
+    );
+    expect(o.GROUP_DEAD).toBe("(curtask->signal->live.counter == 0)");
+    expect(o.sys_enter_args).toBe("16");
+  });
+
+  it("refuses a layout it does not read correctly, and leaves no placeholder in the program", () => {
+    expect(() =>
+      tracepointOffsets((event) =>
+        event === "raw_syscalls/sys_enter"
+          ? SYS_ENTER.replace("size:8;\tsigned:1", "size:4;\tsigned:1")
+          : null,
+      ),
+    ).toThrow(/sys_enter tracepoint has a 4-byte id/);
+    const text = ebpfProgram(
+      { kind: "tree", tids: [42] },
+      "x64",
+      undefined,
+      tracepointOffsets((e) => (e === "raw_syscalls/sys_enter" ? SYS_ENTER : null)),
+    );
+    const code = text.replace(/\/\*[\s\S]*?\*\//g, "");
+    expect(code).not.toMatch(/\b(TP|NR)_[A-Za-z]|__[A-Z]+__/);
+    expect(code).not.toMatch(/args->/);
+    expect(code).toContain("$id = *(int64 *)($a + 8);");
+    expect(text).toContain("@t[42] = 1;");
+  });
+});
