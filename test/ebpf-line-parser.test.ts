@@ -137,4 +137,31 @@ describe("eBPF source", () => {
       "unknown system call number 999",
     ]);
   });
+  it("takes whole calls printed at their return (C lines: close, fcntl) as an S and an E line", () => {
+    const { events } = parse([
+      T("H", OFFSET, 99, 1, "/w"),
+      T("S", NS(1), 7, 7, 257, AT_FDCWD_RAW, 577, 0, "out.txt"),
+      T("E", NS(1), 7, 7, "open", 3, 1),
+      // fcntl(3, F_DUPFD, 10) = 10, close(3) = 0, a failed close(3) = -EBADF
+      T("C", NS(2), 7, 7, 72, 3, 0, 10, 10),
+      T("C", NS(3), 7, 7, 3, 3, 0, 0, 0),
+      T("C", NS(4), 7, 7, 3, 3, 0, 0, -9),
+      T("R", NS(5), 7, 7, 10, 0, 100),
+      // fcntl(10, F_SETFD, FD_CLOEXEC): the exec closes fd 10, whose later write is on no known file
+      T("C", NS(6), 7, 7, 72, 10, 2, 1, 0),
+      T("S", NS(7), 7, 7, 59, AT_FDCWD_RAW, 0, 0, "/bin/true"),
+      T("E", NS(7), 7, 7, "-", 0),
+      T("R", NS(8), 7, 7, 10, 0, 200),
+      T("C", NS(9), 7, 7, 999, 0, 0, 0, 0),
+      T("X", NS(10), 7, 7, 0, 1),
+    ]);
+    const writes = events.filter((e) => e.kind === "access" && e.op === "write");
+    expect(writes.map((e) => e.kind === "access" && [e.fd, e.bytes, e.res])).toEqual([
+      [10, 100, { type: "file", path: "/w/out.txt" }],
+      [10, 200, { type: "unknown", name: "fd:10@7" }],
+    ]);
+    expect(events.filter((e) => e.kind === "problem").map((p) => p.kind === "problem" && p.message)).toEqual([
+      "unknown system call number 999",
+    ]);
+  });
 });

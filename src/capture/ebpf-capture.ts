@@ -198,6 +198,8 @@ export async function startBpftrace(opts: StartOptions): Promise<EbpfSession> {
   const out = opts.log === null ? "pipe" : openSync(opts.log, "w");
   const argv = [
     opts.bpftrace,
+    // provflow trace reads a log to its end: its lines need no flushing one by one (see FLUSH)
+    ...(opts.scope.kind === "tree" ? ["-B", "full"] : []),
     opts.programFile,
     clockOffsetNs().toString(),
     opts.arch === "arm64" ? "2" : "1",

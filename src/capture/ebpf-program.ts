@@ -96,6 +96,12 @@ export function tracepointOffsets(
   return out;
 }
 
+/**
+ * The output of `provflow trace`'s bpftrace is fully buffered (`-B full`, BUFSIZ = 8 kB): the header
+ * is followed by 16 kB of empty lines, so that it reaches the log as soon as the probes are attached.
+ */
+const FLUSH = `$i = 0; while ($i < 64) { printf("${"\\n".repeat(256)}"); $i = $i + 1; }`;
+
 /** The program for a scope and an architecture: its placeholders filled in. */
 export function ebpfProgram(
   scope: EbpfScope,
@@ -122,6 +128,7 @@ export function ebpfProgram(
     .replace(/^(\s*)__ROOTS__$/m, `$1${roots}`)
     .replaceAll("__SCOPE__", predicate)
     .replaceAll("__FOLLOW__", scope.kind === "tree" ? "1" : "0")
+    .replace(/^(\s*)__FLUSH__$/m, (_m, ind: string) => (scope.kind === "tree" ? `${ind}${FLUSH}` : ""))
     .replace(/\bNR_([a-z0-9_]+)\b/g, (m, name: string) => (Object.hasOwn(nrs, name) ? String(nrs[name]) : m))
     .replace(/\bTP_([A-Za-z0-9_]+)\b/g, (m, name: string) =>
       Object.hasOwn(offsets, name) ? String(offsets[name]) : m,
