@@ -137,11 +137,11 @@ describe("eBPF source", () => {
       "unknown system call number 999",
     ]);
   });
-  it("takes whole calls printed at their return (C lines: close, fcntl) as an S and an E line", () => {
+  it("takes whole calls printed at their return (O: opens, C: close, fcntl) as an S and an E line", () => {
     const { events } = parse([
       T("H", OFFSET, 99, 1, "/w"),
-      T("S", NS(1), 7, 7, 257, AT_FDCWD_RAW, 577, 0, "out.txt"),
-      T("E", NS(1), 7, 7, "open", 3, 1),
+      // an open printed at its return: openat(AT_FDCWD, "out.txt", O_CREAT|O_TRUNC|O_WRONLY) = 3, created
+      T("O", NS(1), 7, 7, 257, AT_FDCWD_RAW, 577, 3, 1, "out.txt"),
       // fcntl(3, F_DUPFD, 10) = 10, close(3) = 0, a failed close(3) = -EBADF
       T("C", NS(2), 7, 7, 72, 3, 0, 10, 10),
       T("C", NS(3), 7, 7, 3, 3, 0, 0, 0),
@@ -155,6 +155,8 @@ describe("eBPF source", () => {
       T("C", NS(9), 7, 7, 999, 0, 0, 0, 0),
       T("X", NS(10), 7, 7, 0, 1),
     ]);
+    const opens = events.filter((e) => e.kind === "access" && e.op === "open");
+    expect(opens).toMatchObject([{ res: { path: "/w/out.txt" }, create: true, fd: 3, ok: true }]);
     const writes = events.filter((e) => e.kind === "access" && e.op === "write");
     expect(writes.map((e) => e.kind === "access" && [e.fd, e.bytes, e.res])).toEqual([
       [10, 100, { type: "file", path: "/w/out.txt" }],

@@ -17,7 +17,8 @@ import { type EbpfArch, syscallName } from "./ebpf-syscalls.js";
  *   (stable: one CPU's lines keep their order); the rest is released at the end of the input.
  * - Joining. An `S` line opens a call of its thread, the next `E` line of that thread closes it; `A`
  *   (argv), `P` (second path) and `N` (address) lines belong to that thread's next call. A `C` line
- *   is a whole call printed when it returned (close, fcntl: one line instead of two).
+ *   is a whole call printed when it returned (close, fcntl: one line instead of two), an `O` line
+ *   an open.
  * - Reads and writes arrive summed per process and fd (`R` lines): each becomes one read and one write
  *   record on that fd, named like strace's (the interpreter resolves the fd through its table).
  * - `Lost N events` (bpftrace: the kernel's buffer was full) is counted (`lost` in the run's
@@ -233,7 +234,7 @@ export class EbpfLogParser implements LineParser {
   private scan(line: string, no: number): void {
     if (line.length === 0) return;
     const c = line.charCodeAt(0);
-    // S E C A P N R F X H Z: one tab-separated record
+    // S E C O A P N R F X H Z: one tab-separated record
     if (line.charCodeAt(1) === 9 && c >= 65 && c <= 90) {
       const f = line.split("\t");
       if (c === 72) {
@@ -334,7 +335,7 @@ export class EbpfLogParser implements LineParser {
     if (r.ns > this.lastNs) this.lastNs = r.ns;
     if (
       this.attach &&
-      (kind === "S" || kind === "C" || kind === "R" || kind === "F" || kind === "X") &&
+      (kind === "S" || kind === "C" || kind === "O" || kind === "R" || kind === "F" || kind === "X") &&
       !this.known.has(tid)
     ) {
       this.attached(tid, num(f[3]), r);
@@ -363,8 +364,10 @@ export class EbpfLogParser implements LineParser {
         });
         return;
       }
+      case "O":
       case "C": {
-        // a call printed once, when it returned (close, fcntl): `C ns tid pid nr x0 x1 x2 ret`
+        // a call printed once, when it returned: `C ns tid pid nr x0 x1 x2 ret` (close, fcntl),
+        // `O ns tid pid nr dirfd flags ret created path` (an open)
         const nr = num(f[4]);
         const name = syscallName(this.arch, nr);
         if (name === undefined) {
@@ -377,17 +380,36 @@ export class EbpfLogParser implements LineParser {
           this.finish(tid, prev, undefined, r.line);
         }
         this.pending.delete(tid);
+        const open = kind === "O";
         const call: Open = {
           nr,
           name,
-          f: f.slice(0, 8),
+          f: open
+            ? [
+                "S",
+                f[1] ?? "",
+                f[2] ?? "",
+                f[3] ?? "",
+                f[4] ?? "",
+                f[5] ?? "",
+                f[6] ?? "",
+                "0",
+                ...f.slice(9),
+              ]
+            : f.slice(0, 8),
           ns: r.ns,
           line: r.line,
           argv: undefined,
           second: undefined,
           addr: undefined,
         };
-        this.finish(tid, call, ["E", f[1] ?? "", f[2] ?? "", f[3] ?? "", "-", f[8] ?? ""], r.line);
+        const ret = open ? [f[7] ?? "", f[8] ?? ""] : [f[8] ?? ""];
+        this.finish(
+          tid,
+          call,
+          ["E", f[1] ?? "", f[2] ?? "", f[3] ?? "", open ? "open" : "-", ...ret],
+          r.line,
+        );
         return;
       }
       case "A": {
