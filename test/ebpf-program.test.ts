@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ebpfProgram, formatFields, tracepointOffsets } from "../src/capture/ebpf-program.js";
+import { ebpfProgram, formatFields, possibleCpus, tracepointOffsets } from "../src/capture/ebpf-program.js";
 
 /**
  * The tracepoint offsets provflow's eBPF program reads at, taken from the kernel's format files:
@@ -42,6 +42,7 @@ describe("tracepoint offsets for the eBPF program", () => {
     for (const [key, event, field] of [
       ["sys_enter_id", "raw_syscalls/sys_enter", "id"],
       ["sys_enter_args", "raw_syscalls/sys_enter", "args"],
+      ["sys_exit_id", "raw_syscalls/sys_exit", "id"],
       ["sys_exit_ret", "raw_syscalls/sys_exit", "ret"],
       ["task_newtask_pid", "task/task_newtask", "pid"],
       ["task_newtask_clone_flags", "task/task_newtask", "clone_flags"],
@@ -86,5 +87,26 @@ describe("tracepoint offsets for the eBPF program", () => {
     expect(code).not.toMatch(/args->/);
     expect(code).toContain("$id = *(int64 *)($a + 8);");
     expect(text).toContain("@t[42] = 1;");
+  });
+
+  it("counts the possible CPUs from the kernel's list, for the per-CPU count of live threads", () => {
+    expect(possibleCpus("0-1\n")).toBe(2);
+    expect(possibleCpus("0\n")).toBe(1);
+    expect(possibleCpus("0-3,8-11")).toBe(12);
+    expect(possibleCpus("garbage")).toBe(256);
+    const text = ebpfProgram({ kind: "tree", tids: [7, 8] }, "x64");
+    expect(text).toContain("@roots = 2;");
+    // an agent's program never reads @roots, but bpftrace types every map it compiles
+    expect(ebpfProgram({ kind: "uid", uid: 1000, exclude: [] }, "x64")).toContain("@roots = 0;");
+    expect(text).toContain(`while ($i < ${possibleCpus()})`);
+    // the program never ends at a thread's exit: only bpftrace's own epoll_wait return calls exit()
+    const code = text.replace(/\/\*[\s\S]*?\*\//g, "");
+    expect(code.match(/exit\(\);/g)).toHaveLength(1);
+    const exitProbe = code.slice(
+      code.indexOf("tracepoint:sched:sched_process_exit"),
+      code.indexOf("tracepoint:raw_syscalls:sys_enter"),
+    );
+    expect(exitProbe).toContain("@c[@self] = 10;");
+    expect(exitProbe).not.toContain("exit();");
   });
 });

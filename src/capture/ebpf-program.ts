@@ -31,6 +31,7 @@ export function ebpfProgramFile(): string {
 const TP_FIELDS: { event: string; field: string; size: number; fallback: number }[] = [
   { event: "raw_syscalls/sys_enter", field: "id", size: 8, fallback: 8 },
   { event: "raw_syscalls/sys_enter", field: "args", size: 48, fallback: 16 },
+  { event: "raw_syscalls/sys_exit", field: "id", size: 8, fallback: 8 },
   { event: "raw_syscalls/sys_exit", field: "ret", size: 8, fallback: 16 },
   { event: "task/task_newtask", field: "pid", size: 4, fallback: 8 },
   { event: "task/task_newtask", field: "clone_flags", size: 8, fallback: 32 },
@@ -102,6 +103,24 @@ export function tracepointOffsets(
  */
 const FLUSH = `$i = 0; while ($i < 64) { printf("${"\\n".repeat(256)}"); $i = $i + 1; }`;
 
+/** The number of possible CPUs (`/sys/devices/system/cpu/possible`, e.g. "0-1"): @live's keys. */
+export function possibleCpus(text?: string): number {
+  let spec = text;
+  if (spec === undefined) {
+    try {
+      spec = readFileSync("/sys/devices/system/cpu/possible", "utf8");
+    } catch {
+      return 256;
+    }
+  }
+  let max = -1;
+  for (const part of spec.trim().split(",")) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (m) max = Math.max(max, Number(m[2] ?? m[1]));
+  }
+  return max >= 0 ? Math.min(max + 1, 4096) : 256;
+}
+
 /** The program for a scope and an architecture: its placeholders filled in. */
 export function ebpfProgram(
   scope: EbpfScope,
@@ -114,10 +133,10 @@ export function ebpfProgram(
   let roots: string;
   let predicate: string;
   if (scope.kind === "tree") {
-    roots = `${scope.tids.map((t) => `@t[${t | 0}] = 1;`).join(" ")} @live = ${scope.tids.length};`;
+    roots = `${scope.tids.map((t) => `@t[${t | 0}] = 1;`).join(" ")} @roots = ${scope.tids.length};`;
     predicate = "0";
   } else {
-    roots = "";
+    roots = "@roots = 0;";
     // $4 started bpftrace (provflow, or the watchdog shell and its `sleep`s): none of them is captured
     const not = `${scope.exclude.map((p) => ` && pid != ${p | 0}`).join("")} && pid != $4 && curtask->real_parent->tgid != $4`;
     const base =
@@ -128,6 +147,7 @@ export function ebpfProgram(
     .replace(/^(\s*)__ROOTS__$/m, `$1${roots}`)
     .replaceAll("__SCOPE__", predicate)
     .replaceAll("__FOLLOW__", scope.kind === "tree" ? "1" : "0")
+    .replaceAll("__NCPU__", String(possibleCpus()))
     .replace(/^(\s*)__FLUSH__$/m, (_m, ind: string) => (scope.kind === "tree" ? `${ind}${FLUSH}` : ""))
     .replace(/\bNR_([a-z0-9_]+)\b/g, (m, name: string) => (Object.hasOwn(nrs, name) ? String(nrs[name]) : m))
     .replace(/\bTP_([A-Za-z0-9_]+)\b/g, (m, name: string) =>

@@ -60,6 +60,8 @@ const X64: Record<string, number> = {
   sendfile: 40,
   splice: 275,
   copy_file_range: 326,
+  epoll_wait: 232,
+  epoll_pwait: 281,
 };
 
 const ARM64: Record<string, number> = {
@@ -116,6 +118,8 @@ const ARM64: Record<string, number> = {
   sendfile: 71,
   splice: 76,
   copy_file_range: 285,
+  epoll_wait: -1,
+  epoll_pwait: 22,
 };
 
 const TABLES: Record<EbpfArch, Record<string, number>> = { x64: X64, arm64: ARM64 };
