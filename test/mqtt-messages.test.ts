@@ -128,3 +128,19 @@ describe("messages → keyed rows", () => {
     ]);
   });
 });
+
+describe("provflow mqtt's default client id", () => {
+  it("is the same for one store and prefix, and differs for another store, prefix or PostgreSQL password-free URL", async () => {
+    const { defaultClientId } = await import("../src/cli/mqtt-command.js");
+    const host = (await import("node:os")).hostname();
+    const a = defaultClientId("/tmp/a.db", "camflow");
+    expect(a).toMatch(new RegExp(`^provflow-${host}-[0-9a-f]{8}$`));
+    expect(defaultClientId("/tmp/./a.db", "camflow")).toBe(a);
+    expect(defaultClientId("/tmp/b.db", "camflow")).not.toBe(a);
+    expect(defaultClientId("/tmp/a.db", "lab/camflow")).not.toBe(a);
+    // the password is not part of what identifies the store
+    expect(defaultClientId("postgres://u:secret@h/db", "camflow")).toBe(
+      defaultClientId("postgres://u:other@h/db", "camflow"),
+    );
+  });
+});

@@ -1,10 +1,13 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { isoMicros } from "../graph/time-format.js";
 import { isLoopback, parseListen } from "../mqtt/embedded-broker.js";
 import { MqttError } from "../mqtt/mqtt-error.js";
 import { DEFAULT_TOPIC_PREFIX, normalizePrefix, provenanceTopic } from "../mqtt/mqtt-topics.js";
+import { isPostgresUrl, redactPostgresUrl, resolveDbPath } from "../store/db-path.js";
 import type { GraphStore, MachineRecord } from "../store/store-types.js";
 import { ExitCode, InputError, UsageError } from "../util/errors.js";
 import { streamDetection } from "./detect-command.js";
@@ -55,6 +58,20 @@ function positive(text: string | undefined, what: string, fallback: number): num
   const n = Number(text);
   if (!Number.isFinite(n) || n < 0) throw new UsageError(`${what} needs a number >= 0, not ${text}`);
   return n;
+}
+
+/**
+ * The default client id of `provflow mqtt`: fixed for one store and one topic prefix on one host, so
+ * that the same command run again resumes its persistent session, and two subscribers writing to
+ * other stores (two users of one broker) do not take each other's session over:
+ * `provflow-HOST-XXXXXXXX`, a hash of the store (a SQLite file's absolute path, a PostgreSQL URL
+ * without its password) and the prefix.
+ */
+export function defaultClientId(db: string | undefined, prefix: string): string {
+  const spec = resolveDbPath(db);
+  const store = isPostgresUrl(spec) ? redactPostgresUrl(spec) : resolve(spec);
+  const hash = createHash("sha256").update(`${store}\n${prefix}`).digest("hex").slice(0, 8);
+  return `provflow-${hostname()}-${hash}`;
 }
 
 export async function loadMqtt(): Promise<typeof import("mqtt")> {
@@ -123,7 +140,10 @@ export function registerMqttCommands(program: Command, deps: MqttCommandDeps): v
       "--group <name>",
       "share the subscription with the other workers of this group ($share/NAME/…, MQTT 5)",
     )
-    .option("--client-id <id>", "the session's client id: fixed, one per worker (default provflow-HOST)")
+    .option(
+      "--client-id <id>",
+      "the session's client id: fixed, one per worker (default provflow-HOST-HASH of the store and prefix)",
+    )
     .addOption(
       new Option("--mqtt-version <v>", "MQTT version with --broker").choices(["4", "5"]).default("5"),
     )
@@ -207,7 +227,7 @@ export function registerMqttCommands(program: Command, deps: MqttCommandDeps): v
         version = o.mqttVersion === "4" ? 4 : 5;
       }
       const display = displayUrl(url);
-      const clientId: string = o.clientId ?? `provflow-${hostname()}`;
+      const clientId: string = o.clientId ?? defaultClientId(o.db, prefix);
       await deps.withStore(
         o.db,
         async (store) => {
