@@ -183,10 +183,14 @@ export function jsonbKeepsOrder(value: unknown): boolean {
  * or lone surrogates (jsonb refuses them; the jsonb copy has U+FFFD), keys out of jsonb's order].
  */
 export function attrsColumns(attrs: unknown): [string, string | null] {
-  const text =
-    typeof attrs === "object" && attrs !== null ? takeAttrsJson(attrs) : JSON.stringify(attrs ?? {});
+  const text = attrsText(attrs);
   if (text.includes("\\u") && JSONB_UNSAFE.test(text)) return [text.replace(JSONB_UNSAFE_G, "\\ufffd"), text];
   return [text, jsonbKeepsOrder(attrs) ? null : text];
+}
+
+/** The exact JSON text of an attribute object (the text its source kept, else JSON.stringify). */
+function attrsText(attrs: unknown): string {
+  return typeof attrs === "object" && attrs !== null ? takeAttrsJson(attrs) : JSON.stringify(attrs ?? {});
 }
 
 /** Accumulates COPY rows into pieces of about 64 KB. */
@@ -1316,6 +1320,7 @@ export class PostgresStore implements GraphStore {
       int: copyInt,
       json: copyJson,
       attrs: attrsColumns,
+      attrsText,
       plain: pgText,
     };
     return this.exclusive("cannot append machines' batch", async (c) => {
