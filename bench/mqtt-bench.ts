@@ -9,8 +9,9 @@ import { expectedCounts, freePort } from "../test/helpers/mqtt.js";
 import { row } from "./bench-util.js";
 
 const SHARED = resolve(import.meta.dirname, "../../shared");
-// PROVFLOW_BENCH_CLI: another build (a copy of dist/ before a change), to alternate before/after runs
-const CLI = process.env.PROVFLOW_BENCH_CLI ?? resolve(import.meta.dirname, "../dist/provflow.js");
+// the launcher users run (its node flags too); PROVFLOW_BENCH_BIN: another build's launcher (a copy
+// of bin/ and dist/ before a change), to alternate before/after runs
+const BIN = process.env.PROVFLOW_BENCH_BIN ?? resolve(import.meta.dirname, "../bin/provflow");
 const PG_URL = process.env.PROVFLOW_BENCH_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 const LOG = join(SHARED, "corpus/camflow/frap-dataset/mariadb-root-exploit-0.log");
 const MOSQUITTO = "/usr/sbin/mosquitto";
@@ -85,8 +86,8 @@ export async function mqttBench(): Promise<string[]> {
     const workersStarted = new Date();
     const workers = [1, 2].map((i) => {
       const w = spawn(
-        process.execPath,
-        [CLI, "mqtt", "--broker", url, "--group", group, "--client-id", `${group}-w${i}`, "--db", db],
+        BIN,
+        ["mqtt", "--broker", url, "--group", group, "--client-id", `${group}-w${i}`, "--db", db],
         { stdio: ["ignore", "ignore", "pipe"] },
       );
       children.push(w);
