@@ -28,6 +28,17 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** Peak resident memory of a process so far, MB (VmHWM; 0 when it is gone). */
+function peakMb(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m === null ? 0 : Number(m[1]) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
 function waitForLine(child: ChildProcess, what: RegExp, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let text = "";
@@ -153,6 +164,7 @@ export async function mqttBench(): Promise<string[]> {
     const workerCpu = workers.reduce((s, w) => s + cpuSeconds(w.pid), 0);
     const pgCpu = backends.rows.reduce((s, r) => s + cpuSeconds(r.pid), 0);
     const brokerCpu = cpuSeconds(broker.pid);
+    const workerPeaks = workers.map((w) => peakMb(w.pid).toFixed(0));
     await Promise.all(clients.map((c) => c.endAsync()));
     for (const w of workers) w.kill("SIGTERM");
     await Promise.all(workers.map((w) => new Promise((r) => w.once("exit", r))));
@@ -194,7 +206,7 @@ export async function mqttBench(): Promise<string[]> {
         `PostgreSQL ${(await admin.query<{ server_version: string }>("SHOW server_version")).rows[0]?.server_version} (synchronous_commit on); ` +
         `the publishers (one process, ${machines} connections, QoS 1, 32 in flight each) used ` +
         `${((pubCpu.user + pubCpu.system) / 1e6).toFixed(1)} s CPU; CPU (user + system): workers ${workerCpu.toFixed(1)} s, ` +
-        `their PostgreSQL backends ${pgCpu.toFixed(1)} s, Mosquitto ${brokerCpu.toFixed(1)} s; load average ${load} at the end; ` +
+        `their PostgreSQL backends ${pgCpu.toFixed(1)} s, Mosquitto ${brokerCpu.toFixed(1)} s; workers' peak RSS ${workerPeaks.join(" and ")} MB; load average ${load} at the end; ` +
         `everything on the same ${spawnSync("nproc").stdout.toString().trim()} cores.`,
     );
   } finally {
