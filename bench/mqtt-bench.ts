@@ -9,10 +9,35 @@ import { expectedCounts, freePort } from "../test/helpers/mqtt.js";
 import { row } from "./bench-util.js";
 
 const SHARED = resolve(import.meta.dirname, "../../shared");
-const CLI = resolve(import.meta.dirname, "../dist/provflow.js");
+// the launcher users run (its node flags too); PROVFLOW_BENCH_BIN: another build's launcher (a copy
+// of bin/ and dist/ before a change), to alternate before/after runs
+const BIN = process.env.PROVFLOW_BENCH_BIN ?? resolve(import.meta.dirname, "../bin/provflow");
 const PG_URL = process.env.PROVFLOW_BENCH_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 const LOG = join(SHARED, "corpus/camflow/frap-dataset/mariadb-root-exploit-0.log");
 const MOSQUITTO = "/usr/sbin/mosquitto";
+
+/** CPU seconds (user + system) a process has used so far, from /proc (0 when it is gone). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Peak resident memory of a process so far, MB (VmHWM; 0 when it is gone). */
+function peakMb(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m === null ? 0 : Number(m[1]) / 1024;
+  } catch {
+    return 0;
+  }
+}
 
 function waitForLine(child: ChildProcess, what: RegExp, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -69,10 +94,11 @@ export async function mqttBench(): Promise<string[]> {
     const url = `mqtt://127.0.0.1:${port}`;
     const db = `${PG_URL}?schema=${schema}`;
     const group = `bench${process.pid}`;
+    const workersStarted = new Date();
     const workers = [1, 2].map((i) => {
       const w = spawn(
-        process.execPath,
-        [CLI, "mqtt", "--broker", url, "--group", group, "--client-id", `${group}-w${i}`, "--db", db],
+        BIN,
+        ["mqtt", "--broker", url, "--group", group, "--client-id", `${group}-w${i}`, "--db", db],
         { stdio: ["ignore", "ignore", "pipe"] },
       );
       children.push(w);
@@ -130,6 +156,15 @@ export async function mqttBench(): Promise<string[]> {
     }
     const pubDone = await published;
     const load = loadavg()[0]?.toFixed(2);
+    // CPU of the workers and of their PostgreSQL backends (read before they exit)
+    const backends = await admin.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE application_name = 'provflow' AND datname = current_database() AND backend_start >= $1",
+      [workersStarted],
+    );
+    const workerCpu = workers.reduce((s, w) => s + cpuSeconds(w.pid), 0);
+    const pgCpu = backends.rows.reduce((s, r) => s + cpuSeconds(r.pid), 0);
+    const brokerCpu = cpuSeconds(broker.pid);
+    const workerPeaks = workers.map((w) => peakMb(w.pid).toFixed(0));
     await Promise.all(clients.map((c) => c.endAsync()));
     for (const w of workers) w.kill("SIGTERM");
     await Promise.all(workers.map((w) => new Promise((r) => w.once("exit", r))));
@@ -170,7 +205,8 @@ export async function mqttBench(): Promise<string[]> {
       `Mosquitto 2.0 on 127.0.0.1 (max_queued_messages 0, no persistence); workers MQTT 5 with receive maximum 1000; ` +
         `PostgreSQL ${(await admin.query<{ server_version: string }>("SHOW server_version")).rows[0]?.server_version} (synchronous_commit on); ` +
         `the publishers (one process, ${machines} connections, QoS 1, 32 in flight each) used ` +
-        `${((pubCpu.user + pubCpu.system) / 1e6).toFixed(1)} s CPU; load average ${load} at the end; ` +
+        `${((pubCpu.user + pubCpu.system) / 1e6).toFixed(1)} s CPU; CPU (user + system): workers ${workerCpu.toFixed(1)} s, ` +
+        `their PostgreSQL backends ${pgCpu.toFixed(1)} s, Mosquitto ${brokerCpu.toFixed(1)} s; workers' peak RSS ${workerPeaks.join(" and ")} MB; load average ${load} at the end; ` +
         `everything on the same ${spawnSync("nproc").stdout.toString().trim()} cores.`,
     );
   } finally {

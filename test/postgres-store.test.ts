@@ -10,7 +10,7 @@ import { PG_SCHEMA_VERSION, pgMigrations } from "../src/store/postgres-schema.js
 import { openPostgresStore, PostgresStore } from "../src/store/postgres-store.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
 import { StoreError } from "../src/store/store-error.js";
-import type { GraphStore, Step } from "../src/store/store-types.js";
+import type { GraphStore, KeyedEdge, KeyedNode, MachinePart, Step } from "../src/store/store-types.js";
 import { WorkerStore } from "../src/store/worker-store.js";
 import { dropSchemas, pgAdmin, postgresAvailable, schemaUrl, uniqueSchema } from "./helpers/postgres.js";
 import { defineStoreContract, edge, fileNode, newRun, processNode } from "./store-contract.js";
@@ -548,6 +548,82 @@ describe.skipIf(!up)("PostgreSQL store", () => {
       expect(got).toEqual([...want, late].sort((a, b) => a.start - b.start || a.seq - b.seq));
       expect(again.lastStepScan?.peakOpenSteps).toBeLessThanOrEqual(61 + 2 * 1000);
       await again.close();
+    });
+
+    it("keeps a machine's relations as text only, and settles relations a schema-5 writer left waiting", async () => {
+      const schema = freshSchema();
+      const T0 = 1_700_000_000_000_000;
+      const kn = (key: string): KeyedNode => ({
+        key,
+        kind: "entity",
+        type: "file",
+        gid: `camflow://7/1/${key}`,
+        version: 0,
+        label: `[file] ${key}`,
+        start: null,
+        end: null,
+        attrs: { sourceId: key },
+      });
+      const ke = (key: string, from: string, to: string, attrs: Record<string, unknown>): KeyedEdge => ({
+        key,
+        type: "used",
+        op: "read",
+        from,
+        to,
+        ts: T0,
+        tsEnd: T0,
+        count: 1,
+        bytes: 0,
+        attrs,
+      });
+      const part = (runId: number, nodes: KeyedNode[], edges: KeyedEdge[]): MachinePart => ({
+        runId,
+        machineId: "7",
+        nodes,
+        edges,
+        problems: [],
+        packets: 1,
+        errors: 0,
+        seen: T0,
+      });
+      // keys out of jsonb's order, U+0000 and a lone surrogate: jsonb would give none of them back
+      const odd = { "cf:id": "1", a: "nul\u0000here", sourceId: "r1", z: "\ud800" };
+      const s1 = openPostgresStore(schemaUrl(schema));
+      const run = await s1.openMachineRun({ machineId: "7", start: T0 });
+      await s1.appendMachineBatch([
+        part(run, [kn("A"), kn("B")], [ke("r1", "A", "B", odd), ke("r9", "A", "D", { sourceId: "r9" })]),
+      ]);
+      await s1.close();
+      expect(await raw(schema, "SELECT attrs, attrs_text FROM $schema.edges WHERE ekey = 'r1'")).toEqual([
+        { attrs: null, attrs_text: JSON.stringify(odd) },
+      ]);
+      // as a schema-5 writer left them: r9 waiting with jsonb attributes and no text, attrs required
+      await raw(
+        schema,
+        `UPDATE $schema.pending_edges SET attrs = attrs_text::jsonb, attrs_text = NULL;
+         DELETE FROM $schema.edges; DELETE FROM $schema.machine_counts;
+         ALTER TABLE $schema.edges ALTER COLUMN attrs SET NOT NULL;
+         ALTER TABLE $schema.pending_edges ALTER COLUMN attrs SET NOT NULL;
+         DELETE FROM $schema.schema_version WHERE version = 6`,
+      );
+      const s2 = openPostgresStore(schemaUrl(schema));
+      expect(await s2.openMachineRun({ machineId: "7" })).toBe(run);
+      // D completes r9; r1 again is a new edge (its row was deleted above), written as text only
+      const r = await s2.appendMachineBatch([part(run, [kn("D")], [ke("r1", "A", "B", odd)])]);
+      expect(r).toEqual([{ runId: run, machineId: "7", nodes: 1, edges: 2 }]);
+      const edges = await s2.getEdges(run);
+      expect(
+        edges.map((e) => e.attrs).sort((a, b) => String(a.sourceId).localeCompare(String(b.sourceId))),
+      ).toEqual([odd, { sourceId: "r9" }]);
+      expect(Object.keys(edges.find((e) => e.attrs.sourceId === "r1")?.attrs ?? {})).toEqual(
+        Object.keys(odd),
+      );
+      await s2.close();
+      expect(await raw(schema, "SELECT max(version) AS v FROM $schema.schema_version")).toEqual([{ v: 6 }]);
+      expect(await raw(schema, "SELECT ekey, attrs, attrs_text FROM $schema.edges ORDER BY ekey")).toEqual([
+        { ekey: "r1", attrs: null, attrs_text: JSON.stringify(odd) },
+        { ekey: "r9", attrs: { sourceId: "r9" }, attrs_text: null },
+      ]);
     });
 
     it("pages nodes and edges by keyset for exporters", async () => {

@@ -70,7 +70,12 @@ export function serveCommand(serve: Command, deps: ServeCommandDeps): Command {
           if (o.quiet) args.push("--quiet");
           if (!isLoopback(o.mqttListen.replace(/:\d+$/, "")) && token !== undefined)
             args.push("--token", token);
-          mqtt = spawn(process.execPath, [...process.execArgv, ...args], {
+          // the young generation bin/provflow gives provflow mqtt (its own, not serve's)
+          const flags = [
+            ...process.execArgv.filter((f) => !f.startsWith("--max-semi-space-size")),
+            "--max-semi-space-size=32",
+          ];
+          mqtt = spawn(process.execPath, [...flags, ...args], {
             stdio: ["ignore", "inherit", "inherit"],
           });
           mqtt.on("exit", (code) => {

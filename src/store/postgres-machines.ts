@@ -27,13 +27,14 @@ export const STAGING_SQL = `
 CREATE TEMP TABLE IF NOT EXISTS pf_keyed_nodes (run_id integer, machine_id text, skey text, kind text, type text,
   gid text, version integer, label text, "start" bigint, "end" bigint, attrs jsonb, attrs_text text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS pf_keyed_edges (run_id integer, machine_id text, ekey text, type text, op text,
-  src_key text, dst_key text, ts bigint, ts_end bigint, count bigint, bytes bigint, attrs jsonb, attrs_text text)
+  src_key text, dst_key text, ts bigint, ts_end bigint, count bigint, bytes bigint, attrs_text text)
   ON COMMIT DELETE ROWS`;
 
 const NODES_IN = `COPY pf_keyed_nodes (run_id, machine_id, skey, kind, type, gid, version, label, "start", "end", attrs,
   attrs_text) FROM STDIN`;
+// relations: attributes as text only (schema version 6), no jsonb to parse, store and index
 const EDGES_IN = `COPY pf_keyed_edges (run_id, machine_id, ekey, type, op, src_key, dst_key, ts, ts_end, count, bytes,
-  attrs, attrs_text) FROM STDIN`;
+  attrs_text) FROM STDIN`;
 const PROBLEMS_IN = "COPY problems (run_id, file, line, message, text) FROM STDIN";
 
 const MOVE_NODES = `WITH up AS (
@@ -65,10 +66,11 @@ function nodeId(row: string, keyColumn: string): string {
 }
 
 const MOVE_EDGES = `WITH k AS MATERIALIZED (
-  SELECT e.*, ${nodeId("e", "src_key")} AS src, ${nodeId("e", "dst_key")} AS dst FROM pf_keyed_edges e),
+  SELECT e.*, NULL::jsonb AS attrs, ${nodeId("e", "src_key")} AS src, ${nodeId("e", "dst_key")} AS dst
+  FROM pf_keyed_edges e),
 made AS (
   INSERT INTO edges (${EDGE_COLUMNS})
-  SELECT run_id, nextval('keyed_ids'), machine_id, ekey, type, op, src, dst, ts, ts_end, count, bytes, attrs, attrs_text
+  SELECT run_id, nextval('keyed_ids'), machine_id, ekey, type, op, src, dst, ts, ts_end, count, bytes, NULL, attrs_text
   FROM k WHERE src IS NOT NULL AND dst IS NOT NULL
   ON CONFLICT (ekey, run_id, machine_id) WHERE ekey IS NOT NULL DO NOTHING
   RETURNING machine_id),
@@ -153,6 +155,8 @@ export interface KeyedEncoders {
   json(text: string): string;
   /** [jsonb text, exact text or null] of an attribute object */
   attrs(attrs: unknown): [string, string | null];
+  /** the exact JSON text of an attribute object (relations keep only that) */
+  attrsText(attrs: unknown): string;
   /** U+0000 out of a plain text value */
   plain<T extends string | null | undefined>(s: T): T;
 }
@@ -202,13 +206,12 @@ export function keyedBatchSql(parts: readonly MachinePart[], enc: KeyedEncoders)
       );
     }
     for (const e of p.edges) {
-      const [json, exact] = enc.attrs(e.attrs);
       edges.add(
         `${run}\t${m}\t${enc.text(e.key)}\t${enc.text(e.type)}\t${enc.text(e.op)}\t${enc.text(e.from)}\t${enc.text(
           e.to,
-        )}\t${enc.int(e.ts)}\t${enc.int(e.tsEnd)}\t${enc.int(e.count)}\t${enc.int(e.bytes)}\t${enc.json(json)}\t${
-          exact === null ? "\\N" : enc.json(exact)
-        }\n`,
+        )}\t${enc.int(e.ts)}\t${enc.int(e.tsEnd)}\t${enc.int(e.count)}\t${enc.int(e.bytes)}\t${enc.json(
+          enc.attrsText(e.attrs),
+        )}\n`,
       );
     }
     for (const pr of p.problems) {
