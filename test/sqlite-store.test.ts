@@ -125,6 +125,64 @@ describe("SqliteStore specifics", () => {
     await again.close();
   });
 
+  it("writes the rows of one batch out of order, an id twice (the last wins) and null times as given", async () => {
+    const path = freshPath();
+    const store = openSqliteStore(path);
+    const id = await store.createRun(newRun("packed"));
+    const edge = (
+      eid: number,
+      from: number,
+      to: number,
+      ts: number | null,
+      attrs: Record<string, unknown>,
+    ) => ({
+      id: eid,
+      type: "used" as const,
+      op: "read" as const,
+      from,
+      to,
+      ts,
+      tsEnd: ts === null ? null : ts + 5,
+      count: 2,
+      bytes: 1.5e15,
+      attrs,
+    });
+    await store.appendBatch(id, {
+      nodes: [
+        fileNode(3, "/c"),
+        processNode(1, 42, ["cat", "/c"], 1_700_000_000_000_001, null),
+        fileNode(3, "/c", 1, { deleted: true }),
+        fileNode(2, "/b"),
+      ],
+      edges: [edge(2, 1, 3, null, { n: 1 }), edge(1, 1, 2, 7, {}), edge(2, 1, 2, -3, { n: 2 })],
+      steps: [],
+      problems: [],
+    });
+    await store.close();
+    const raw = new Database(path, { readonly: true });
+    expect(
+      raw.prepare('SELECT id, version, "start", "end", attrs, seq FROM nodes ORDER BY seq').raw().all(),
+    ).toEqual([
+      [3, 1, null, null, '{"path":"/c","deleted":true}', 1],
+      [1, 0, 1_700_000_000_000_001, null, expect.any(String), 2],
+      [2, 0, null, null, '{"path":"/b"}', 3],
+    ]);
+    expect(
+      raw
+        .prepare("SELECT id, src, dst, ts, ts_end, count, bytes, attrs, seq FROM edges ORDER BY seq")
+        .raw()
+        .all(),
+    ).toEqual([
+      [2, 1, 2, -3, 2, 2, 1.5e15, '{"n":2}', 4],
+      [1, 1, 2, 7, 12, 2, 1.5e15, "{}", 5],
+    ]);
+    expect(raw.prepare("SELECT typeof(ts), typeof(bytes) FROM edges WHERE id = 1").raw().get()).toEqual([
+      "integer",
+      "integer",
+    ]);
+    raw.close();
+  });
+
   it("refuses a file that is not SQLite, a SQLite file of another program, and a newer schema", async () => {
     const text = join(dir, "notes.txt");
     writeFileSync(text, "this is not a database at all, just some text that is long enough ".repeat(20));

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { dropAttrsJson } from "../events/attrs-text.js";
+import { compactAttrs, dropAttrsJson } from "../events/attrs-text.js";
 import type {
   AccessEvent,
   CallEvent,
@@ -75,6 +75,13 @@ export interface GraphBuilderOptions {
    * the oldest waiting relation is given up and reported.
    */
   maxPendingRelations?: number;
+  /**
+   * The attributes of PROV relations that carry the JSON text they were read as (CamFlow's,
+   * events/attrs-text.ts) are kept as that text alone until they are drained (compactAttrs): far less
+   * for the garbage collector to copy and promote. For a caller whose store takes the text
+   * (takeAttrsJson) and that reads no attributes of the drained edges (runPipeline). Default false.
+   */
+  textAttrs?: boolean;
 }
 
 export interface BuilderStats {
@@ -293,6 +300,7 @@ export class GraphBuilder {
   private readonly provPending = new Set<PendingRelation>();
   private readonly provCounted = new Set<string>();
   private readonly maxPendingRelations: number;
+  private readonly textAttrs: boolean;
   private first: number | null = null;
   private last: number | null = null;
   readonly stats: BuilderStats = {
@@ -320,6 +328,7 @@ export class GraphBuilder {
     this.boot = opts.ctx.bootId || "-";
     this.maxPendingProblems = opts.maxPendingProblems ?? 10_000;
     this.maxPendingRelations = opts.maxPendingRelations ?? 250_000;
+    this.textAttrs = opts.textAttrs === true;
     if (opts.machineAgent !== false) this.machineNode = this.newMachine();
     this.user = opts.user
       ? this.newNode(
@@ -1609,7 +1618,8 @@ export class GraphBuilder {
       tsEnd: ev.ts,
       count: ev.count ?? 1,
       bytes: ev.bytes ?? 0,
-      attrs: ev.attrs,
+      // written at the next drain: the text may stay a slice of the input until then
+      attrs: this.textAttrs ? compactAttrs(ev.attrs) : ev.attrs,
     };
     this.stats.edges++;
     this.count("provRelations");

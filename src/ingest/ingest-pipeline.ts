@@ -56,6 +56,8 @@ export async function runPipeline(inputs: PipelineInput[], opts: PipelineOptions
     ctx: opts.ctx,
     user: opts.user,
     ...(opts.machineAgent === false ? { machineAgent: false } : {}),
+    // the store writes the attributes' text, and nothing here reads the drained nodes' attributes
+    textAttrs: true,
   });
   const flushEvents = opts.flushEvents ?? 5_000;
   const stats: RunStats = { lines: 0, bytes: 0, events: 0, calls: 0, problems: 0 };

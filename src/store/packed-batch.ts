@@ -1,5 +1,4 @@
 import { takeAttrsJson } from "../events/attrs-text.js";
-import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
 import type { Batch, Problem, Step } from "./store-types.js";
 
 /** Strings of a small vocabulary, each given an index once per batch. */
@@ -16,70 +15,82 @@ class Words {
 }
 
 /**
- * A Batch as the SQLite writer takes it: every node and edge a run of values in one flat array, in
- * the order of their columns, with the attributes already serialized. It is what crosses from the
- * parsing thread to the store worker (src/store/worker-store.ts): a structured clone of a flat
- * array of strings and numbers costs a fraction of the clone of nested attribute objects (each key
- * of each object written and read back), and the attributes are serialized on the thread that
- * built them (or kept as the source read them, events/attrs-text.ts), so the writer thread does
- * little but SQLite.
+ * A Batch as the SQLite writer takes it: the numbers of every node and edge in one Float64Array, in
+ * the order of their columns, their strings in one flat array, the attributes already serialized.
+ * It is what crosses from the parsing thread to the store worker (src/store/worker-store.ts): a
+ * structured clone of typed arrays and a flat array of strings costs a fraction of the clone of
+ * nested attribute objects (each key of each object written and read back), or of one value at a
+ * time; and the attributes are serialized on the thread that built them (or kept as the source read
+ * them, events/attrs-text.ts), so the writer thread does little but SQLite.
  */
 export interface PackedBatch {
-  /** NODE_WIDTH values per node: id, kind, type (indexes in `words`), gid, version, label, start, end, attrs (JSON) */
-  nodes: unknown[];
-  /** EDGE_WIDTH values per edge: id, type, op (indexes in `words`), from, to, ts, tsEnd, count, bytes, attrs (JSON) */
-  edges: unknown[];
+  /** NODE_NUMS numbers per node: id, kind, type (indexes in `words`), version, start, end (NaN: null) */
+  nodeNums: Float64Array;
+  /** NODE_STRS strings per node: gid, label, attrs (JSON) */
+  nodeStrs: string[];
+  /** EDGE_NUMS numbers per edge: id, type, op (indexes in `words`), from, to, ts, tsEnd (NaN: null), count, bytes */
+  edgeNums: Float64Array;
+  /** the attributes (JSON) of each edge */
+  edgeStrs: string[];
   /** the kinds, types and operations, which the rows give by their index here (fewer strings to copy) */
   words: string[];
   steps: Step[];
   problems: Problem[];
 }
 
-export const NODE_WIDTH = 9;
-export const EDGE_WIDTH = 10;
+export const NODE_NUMS = 6;
+export const NODE_STRS = 3;
+export const EDGE_NUMS = 9;
 
-function packNodes(nodes: readonly GraphNode[], words: Words): unknown[] {
-  const out = new Array<unknown>(nodes.length * NODE_WIDTH);
-  let i = 0;
-  for (const n of nodes) {
-    out[i] = n.id;
-    out[i + 1] = words.of(n.kind);
-    out[i + 2] = words.of(n.type);
-    out[i + 3] = n.gid;
-    out[i + 4] = n.version;
-    out[i + 5] = n.label;
-    out[i + 6] = n.start;
-    out[i + 7] = n.end;
-    out[i + 8] = takeAttrsJson(n.attrs);
-    i += NODE_WIDTH;
-  }
-  return out;
-}
+/** null as NaN, in the Float64Arrays (every other value is a number) */
+const orNaN = (v: number | null): number => (v === null ? Number.NaN : v);
 
-function packEdges(edges: readonly GraphEdge[], words: Words): unknown[] {
-  const out = new Array<unknown>(edges.length * EDGE_WIDTH);
-  let i = 0;
-  for (const e of edges) {
-    out[i] = e.id;
-    out[i + 1] = words.of(e.type);
-    out[i + 2] = words.of(e.op);
-    out[i + 3] = e.from;
-    out[i + 4] = e.to;
-    out[i + 5] = e.ts;
-    out[i + 6] = e.tsEnd;
-    out[i + 7] = e.count;
-    out[i + 8] = e.bytes;
-    out[i + 9] = takeAttrsJson(e.attrs);
-    i += EDGE_WIDTH;
-  }
-  return out;
-}
+/** The value of a nullable column: NaN back to null. */
+export const nullable = (v: number): number | null => (Number.isNaN(v) ? null : v);
 
 export function packBatch(batch: Batch): PackedBatch {
   const words = new Words();
+  const nodes = batch.nodes;
+  const nodeNums = new Float64Array(nodes.length * NODE_NUMS);
+  const nodeStrs = new Array<string>(nodes.length * NODE_STRS);
+  let i = 0;
+  let j = 0;
+  for (const n of nodes) {
+    nodeNums[i] = n.id;
+    nodeNums[i + 1] = words.of(n.kind);
+    nodeNums[i + 2] = words.of(n.type);
+    nodeNums[i + 3] = n.version;
+    nodeNums[i + 4] = orNaN(n.start);
+    nodeNums[i + 5] = orNaN(n.end);
+    nodeStrs[j] = n.gid;
+    nodeStrs[j + 1] = n.label;
+    nodeStrs[j + 2] = takeAttrsJson(n.attrs);
+    i += NODE_NUMS;
+    j += NODE_STRS;
+  }
+  const edges = batch.edges;
+  const edgeNums = new Float64Array(edges.length * EDGE_NUMS);
+  const edgeStrs = new Array<string>(edges.length);
+  i = 0;
+  j = 0;
+  for (const e of edges) {
+    edgeNums[i] = e.id;
+    edgeNums[i + 1] = words.of(e.type);
+    edgeNums[i + 2] = words.of(e.op);
+    edgeNums[i + 3] = e.from;
+    edgeNums[i + 4] = e.to;
+    edgeNums[i + 5] = orNaN(e.ts);
+    edgeNums[i + 6] = orNaN(e.tsEnd);
+    edgeNums[i + 7] = e.count;
+    edgeNums[i + 8] = e.bytes;
+    edgeStrs[j++] = takeAttrsJson(e.attrs);
+    i += EDGE_NUMS;
+  }
   return {
-    nodes: packNodes(batch.nodes, words),
-    edges: packEdges(batch.edges, words),
+    nodeNums,
+    nodeStrs,
+    edgeNums,
+    edgeStrs,
     words: [...words.index.keys()],
     steps: batch.steps,
     problems: batch.problems,
@@ -87,30 +98,24 @@ export function packBatch(batch: Batch): PackedBatch {
 }
 
 /**
- * Rows of `width` values whose first value is the id, with only the last of each id kept (in the
- * order of their first occurrence): duplicates inside one multi-row INSERT … ON CONFLICT fail, and
- * the last write of a row wins. Rows already in increasing id order (the usual case) are returned
- * as they are.
+ * The rows to write, given `width` numbers per row whose first is the id: every row (null) when the
+ * ids increase (the usual case), else only the last row of each id, in the order of the first
+ * occurrence: duplicates inside one multi-row INSERT … ON CONFLICT fail, and the last write of a row
+ * wins.
  */
-export function dedupePacked(rows: unknown[], width: number): unknown[] {
+export function rowsToWrite(nums: Float64Array, width: number): number[] | null {
   let prev = Number.NEGATIVE_INFINITY;
   let increasing = true;
-  for (let i = 0; i < rows.length; i += width) {
-    const id = rows[i] as number;
+  for (let i = 0; i < nums.length; i += width) {
+    const id = nums[i] as number;
     if (!(id > prev)) {
       increasing = false;
       break;
     }
     prev = id;
   }
-  if (increasing) return rows;
+  if (increasing) return null;
   const last = new Map<number, number>();
-  for (let i = 0; i < rows.length; i += width) {
-    const id = rows[i] as number;
-    last.set(id, i);
-  }
-  if (last.size * width === rows.length) return rows;
-  const out: unknown[] = [];
-  for (const i of last.values()) for (let k = 0; k < width; k++) out.push(rows[i + k]);
-  return out;
+  for (let i = 0, r = 0; i < nums.length; i += width, r++) last.set(nums[i] as number, r);
+  return [...last.values()];
 }

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import type pg from "pg";
-import { takeAttrsJson } from "../events/attrs-text.js";
+import { attrsValue, takeAttrsJson } from "../events/attrs-text.js";
 import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
 import { parsePostgresUrl } from "./db-path.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
@@ -186,9 +186,11 @@ export function jsonbKeepsOrder(value: unknown): boolean {
  * or lone surrogates (jsonb refuses them; the jsonb copy has U+FFFD), keys out of jsonb's order].
  */
 export function attrsColumns(attrs: unknown): [string, string | null] {
+  // the members of a lazy object are in its text, which takeAttrsJson hands out
+  const value = attrsValue(attrs);
   const text = attrsText(attrs);
   if (text.includes("\\u") && JSONB_UNSAFE.test(text)) return [text.replace(JSONB_UNSAFE_G, "\\ufffd"), text];
-  return [text, jsonbKeepsOrder(attrs) ? null : text];
+  return [text, jsonbKeepsOrder(value) ? null : text];
 }
 
 /** The exact JSON text of an attribute object (the text its source kept, else JSON.stringify). */

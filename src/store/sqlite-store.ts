@@ -5,7 +5,15 @@ import type Database from "better-sqlite3";
 import type { GraphEdge, GraphNode, NodeType, RelationType } from "../graph/prov-types.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import { pathParams, walkParams } from "./lineage-params.js";
-import { dedupePacked, EDGE_WIDTH, NODE_WIDTH, type PackedBatch, packBatch } from "./packed-batch.js";
+import {
+  EDGE_NUMS,
+  NODE_NUMS,
+  NODE_STRS,
+  nullable,
+  type PackedBatch,
+  packBatch,
+  rowsToWrite,
+} from "./packed-batch.js";
 import { sqliteChanges, sqliteEdgeClauses, sqliteNodeClauses } from "./sqlite-changes.js";
 import { sqliteEdgeEnds, sqliteNodeColumns } from "./sqlite-graph-columns.js";
 import { sqliteLineage, sqlitePaths } from "./sqlite-lineage.js";
@@ -398,7 +406,9 @@ export class SqliteStore implements GraphStore {
     const runMachine = db.prepare("SELECT coalesce(machine_id, host) FROM runs WHERE id = ?").pluck();
     const getSeq = db.prepare("SELECT value FROM meta WHERE key = 'seq'").pluck();
     const setSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'seq'");
-    const nodes = bulkInsert<PackedBatch, { runId: number; seq: number; machine: string }>(
+    // ctx.order: the rows to write (rowsToWrite), null for all
+    type Ctx = { runId: number; seq: number; machine: string; order: number[] | null };
+    const nodes = bulkInsert<PackedBatch, Ctx>(
       db,
       `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id) VALUES`,
       12,
@@ -406,18 +416,26 @@ export class SqliteStore implements GraphStore {
          version = excluded.version, label = excluded.label, "start" = excluded."start", "end" = excluded."end",
          attrs = excluded.attrs, seq = excluded.seq`,
       (b, r, p, i, ctx) => {
-        const rows = b.nodes;
-        const at = r * NODE_WIDTH;
+        const row = ctx.order === null ? r : (ctx.order[r] as number);
+        const nums = b.nodeNums;
+        const strs = b.nodeStrs;
+        const at = row * NODE_NUMS;
+        const st = row * NODE_STRS;
         p[i] = ctx.runId;
-        p[i + 1] = rows[at];
-        p[i + 2] = b.words[rows[at + 1] as number];
-        p[i + 3] = b.words[rows[at + 2] as number];
-        for (let k = 3; k < NODE_WIDTH; k++) p[i + 1 + k] = rows[at + k];
+        p[i + 1] = nums[at];
+        p[i + 2] = b.words[nums[at + 1] as number];
+        p[i + 3] = b.words[nums[at + 2] as number];
+        p[i + 4] = strs[st];
+        p[i + 5] = nums[at + 3];
+        p[i + 6] = strs[st + 1];
+        p[i + 7] = nullable(nums[at + 4] as number);
+        p[i + 8] = nullable(nums[at + 5] as number);
+        p[i + 9] = strs[st + 2];
         p[i + 10] = ++ctx.seq;
         p[i + 11] = ctx.machine;
       },
     );
-    const edges = bulkInsert<PackedBatch, { runId: number; seq: number; machine: string }>(
+    const edges = bulkInsert<PackedBatch, Ctx>(
       db,
       "INSERT INTO edges (run_id, id, type, op, src, dst, ts, ts_end, count, bytes, attrs, seq, machine_id) VALUES",
       13,
@@ -425,13 +443,20 @@ export class SqliteStore implements GraphStore {
          dst = excluded.dst, ts = excluded.ts, ts_end = excluded.ts_end, count = excluded.count,
          bytes = excluded.bytes, attrs = excluded.attrs, seq = excluded.seq`,
       (b, r, p, i, ctx) => {
-        const rows = b.edges;
-        const at = r * EDGE_WIDTH;
+        const row = ctx.order === null ? r : (ctx.order[r] as number);
+        const nums = b.edgeNums;
+        const at = row * EDGE_NUMS;
         p[i] = ctx.runId;
-        p[i + 1] = rows[at];
-        p[i + 2] = b.words[rows[at + 1] as number];
-        p[i + 3] = b.words[rows[at + 2] as number];
-        for (let k = 3; k < EDGE_WIDTH; k++) p[i + 1 + k] = rows[at + k];
+        p[i + 1] = nums[at];
+        p[i + 2] = b.words[nums[at + 1] as number];
+        p[i + 3] = b.words[nums[at + 2] as number];
+        p[i + 4] = nums[at + 3];
+        p[i + 5] = nums[at + 4];
+        p[i + 6] = nullable(nums[at + 5] as number);
+        p[i + 7] = nullable(nums[at + 6] as number);
+        p[i + 8] = nums[at + 7];
+        p[i + 9] = nums[at + 8];
+        p[i + 10] = b.edgeStrs[row];
         p[i + 11] = ++ctx.seq;
         p[i + 12] = ctx.machine;
       },
@@ -469,15 +494,12 @@ export class SqliteStore implements GraphStore {
     const tx = db.transaction((runId: number, batch: PackedBatch) => {
       const machine = runMachine.get(runId) as string | undefined;
       if (machine === undefined) throw new StoreError(this.path, `no run ${runId}`);
-      const ctx = { runId, seq: Number(getSeq.get()), machine };
+      const ctx: Ctx = { runId, seq: Number(getSeq.get()), machine, order: null };
       // duplicates inside one multi-row statement would make ON CONFLICT fail: the last write wins
-      const deduped: PackedBatch = {
-        ...batch,
-        nodes: dedupePacked(batch.nodes, NODE_WIDTH),
-        edges: dedupePacked(batch.edges, EDGE_WIDTH),
-      };
-      nodes(deduped, deduped.nodes.length / NODE_WIDTH, ctx);
-      edges(deduped, deduped.edges.length / EDGE_WIDTH, ctx);
+      ctx.order = rowsToWrite(batch.nodeNums, NODE_NUMS);
+      nodes(batch, ctx.order?.length ?? batch.nodeNums.length / NODE_NUMS, ctx);
+      ctx.order = rowsToWrite(batch.edgeNums, EDGE_NUMS);
+      edges(batch, ctx.order?.length ?? batch.edgeNums.length / EDGE_NUMS, ctx);
       steps(batch.steps, ctx);
       problems(batch.problems, batch.problems.length, ctx);
       setSeq.run(String(ctx.seq));
