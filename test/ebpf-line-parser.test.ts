@@ -166,4 +166,25 @@ describe("eBPF source", () => {
       "unknown system call number 999",
     ]);
   });
+
+  it("takes a close's read and write sums (its C line's x1, x2) as reads and writes on the fd before it is closed", () => {
+    const { events } = parse([
+      T("H", OFFSET, 99, 1, "/w"),
+      T("O", NS(1), 7, 7, 257, AT_FDCWD_RAW, 0, 3, 0, "in.txt"),
+      // close(3) = 0 after 500 bytes read
+      T("C", NS(2), 7, 7, 3, 3, 500, 0, 0),
+      // fd 3 again, another file: 7 bytes written, 2 read, then a close without sums
+      T("O", NS(3), 7, 7, 257, AT_FDCWD_RAW, 577, 3, 1, "out.txt"),
+      T("C", NS(4), 7, 7, 3, 3, 2, 7, 0),
+      T("C", NS(5), 7, 7, 3, 3, 0, 0, -9),
+      T("X", NS(6), 7, 7, 0, 1),
+    ]);
+    // taken after the close, fd 3 would name no file (or the file closed before)
+    const io = events.filter((e) => e.kind === "access" && (e.op === "read" || e.op === "write"));
+    expect(io.map((e) => e.kind === "access" && [e.op, e.fd, e.bytes, e.res])).toEqual([
+      ["read", 3, 500, { type: "file", path: "/w/in.txt" }],
+      ["read", 3, 2, { type: "file", path: "/w/out.txt" }],
+      ["write", 3, 7, { type: "file", path: "/w/out.txt" }],
+    ]);
+  });
 });

@@ -19,8 +19,9 @@ import { type EbpfArch, syscallName } from "./ebpf-syscalls.js";
  *   (argv), `P` (second path) and `N` (address) lines belong to that thread's next call. A `C` line
  *   is a whole call printed when it returned (close, fcntl: one line instead of two), an `O` line
  *   an open.
- * - Reads and writes arrive summed per process and fd (`R` lines): each becomes one read and one write
- *   record on that fd, named like strace's (the interpreter resolves the fd through its table).
+ * - Reads and writes arrive summed per process and fd (`R` lines, and a close's `C` line for the fd it
+ *   closes): each becomes one read and one write record on that fd, named like strace's (the
+ *   interpreter resolves the fd through its table), before the close.
  * - `Lost N events` (bpftrace: the kernel's buffer was full) is counted (`lost` in the run's
  *   statistics) and reported as a problem: the trace is incomplete.
  */
@@ -366,7 +367,8 @@ export class EbpfLogParser implements LineParser {
       }
       case "O":
       case "C": {
-        // a call printed once, when it returned: `C ns tid pid nr x0 x1 x2 ret` (close, fcntl),
+        // a call printed once, when it returned: `C ns tid pid nr x0 x1 x2 ret` (close: x1 and x2 the
+        // fd's read and write bytes; fcntl),
         // `O ns tid pid nr dirfd flags ret created path` (an open)
         const nr = num(f[4]);
         const name = syscallName(this.arch, nr);
@@ -381,6 +383,17 @@ export class EbpfLogParser implements LineParser {
         }
         this.pending.delete(tid);
         const open = kind === "O";
+        if (!open && name === "close") {
+          // the fd's read and write sums ride on the close (x1, x2): they come before it
+          const rb = num(f[6]);
+          const wb = num(f[7]);
+          if (rb > 0 || wb > 0) {
+            const fd = int32(f[5]);
+            const ts = this.us(r.ns);
+            if (rb > 0) this.items.push(this.rec(tid, ts, "read", [fd], String(rb), rb, r.line));
+            if (wb > 0) this.items.push(this.rec(tid, ts, "write", [fd], String(wb), wb, r.line));
+          }
+        }
         const call: Open = {
           nr,
           name,
