@@ -19,6 +19,7 @@
  */
 
 import { keepAttrsJson } from "../../events/attrs-text.js";
+import type { ProvEvent } from "../../events/event-types.js";
 
 export interface ScanPos {
   line: number;
@@ -41,6 +42,48 @@ export interface JsonScanSink {
   /** A value at the top level that is not a document (prov mode), or a record (spade mode). */
   topValue(value: unknown, at: ScanPos): void;
   error(message: string, at: ScanPos, text?: string): void;
+}
+
+/**
+ * A sink of spade mode, where every object comes through `topValue`: the document, bundle and
+ * section callbacks of prov mode do nothing, a scan error is a problem event of `file` (counted),
+ * and `take` hands over the events collected so far.
+ */
+export abstract class TopValueSink implements JsonScanSink {
+  protected out: ProvEvent[] = [];
+  problems = 0;
+
+  constructor(readonly file: string) {}
+
+  take(): ProvEvent[] {
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  protected problem(at: ScanPos, message: string, text?: string): void {
+    this.problems++;
+    this.out.push({
+      kind: "problem",
+      at: { file: this.file, line: at.line },
+      message: `col ${at.col}: ${message}`,
+      ...(text !== undefined ? { text: text.slice(0, 200) } : {}),
+    });
+  }
+
+  documentStart(): void {}
+  documentEnd(): void {}
+  bundleStart(): void {}
+  bundleEnd(): void {}
+  sectionStart(): void {}
+  member(): void {}
+  record(): void {}
+
+  error(message: string, at: ScanPos, text?: string): void {
+    this.problem(at, message, text);
+  }
+
+  abstract topValue(value: unknown, at: ScanPos): void;
 }
 
 export type ScanMode = "prov" | "spade";

@@ -2,7 +2,7 @@ import type { ProvClass, ProvEvent, SourceLocation } from "../../events/event-ty
 import type { NodeType, RelationOp } from "../../graph/prov-types.js";
 import { camflowNode } from "../camflow/camflow-mapper.js";
 import { camflowKey, camflowOp, SPADE_EDGE_TYPES } from "../camflow/camflow-vocabulary.js";
-import { JsonScanner, type JsonScanSink, type ScanPos } from "../prov-json/json-scanner.js";
+import { JsonScanner, type ScanPos, TopValueSink } from "../prov-json/json-scanner.js";
 import { describe } from "../prov-json/prov-json-reader.js";
 import { feedLines, sniffJson } from "../prov-json/prov-json-source.js";
 import { isObject, parseDateMicros, valueNumber, valueText } from "../prov-json/prov-json-values.js";
@@ -95,44 +95,16 @@ function idText(v: unknown): string | undefined {
 }
 
 /** Reads SPADE JSON records from a JsonScanner (spade mode) and collects their events. */
-export class SpadeRecordReader implements JsonScanSink {
-  private out: ProvEvent[] = [];
+export class SpadeRecordReader extends TopValueSink {
   records = 0;
-  problems = 0;
   /** the machine of CamFlow records that do not say (MQTT topic) */
   machineHint: string | undefined;
 
   constructor(
-    readonly file: string,
+    file: string,
     private readonly host: string,
-  ) {}
-
-  take(): ProvEvent[] {
-    const out = this.out;
-    this.out = [];
-    return out;
-  }
-
-  private problem(at: ScanPos, message: string, text?: string): void {
-    this.problems++;
-    this.out.push({
-      kind: "problem",
-      at: { file: this.file, line: at.line },
-      message: `col ${at.col}: ${message}`,
-      ...(text !== undefined ? { text: text.slice(0, 200) } : {}),
-    });
-  }
-
-  documentStart(): void {}
-  documentEnd(): void {}
-  bundleStart(): void {}
-  bundleEnd(): void {}
-  sectionStart(): void {}
-  member(): void {}
-  record(): void {}
-
-  error(message: string, at: ScanPos, text?: string): void {
-    this.problem(at, message, text);
+  ) {
+    super(file);
   }
 
   topValue(value: unknown, at: ScanPos): void {

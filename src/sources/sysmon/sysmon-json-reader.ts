@@ -1,5 +1,4 @@
-import type { ProvEvent } from "../../events/event-types.js";
-import type { JsonScanSink, ScanPos } from "../prov-json/json-scanner.js";
+import { type ScanPos, TopValueSink } from "../prov-json/json-scanner.js";
 import { parseSysmonTime, type SysmonMapper, type SysmonRecord } from "./sysmon-mapper.js";
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -42,37 +41,15 @@ function isSysmon(o: Record<string, unknown>): boolean {
  * OTRF/HELK NDJSON (EventData fields at the top level), the OTRF 2.0 arrays (flattened fields plus
  * `EventData` as an XML string), winlogbeat (`winlog.event_data`), and `EventData` as an object.
  */
-export class SysmonJsonReader implements JsonScanSink {
-  private out: ProvEvent[] = [];
+export class SysmonJsonReader extends TopValueSink {
   events = 0;
   otherChannels = 0;
 
   constructor(
-    private readonly file: string,
+    file: string,
     private readonly mapper: SysmonMapper,
-  ) {}
-
-  take(): ProvEvent[] {
-    const out = this.out;
-    this.out = [];
-    return out;
-  }
-
-  documentStart(): void {}
-  documentEnd(): void {}
-  bundleStart(): void {}
-  bundleEnd(): void {}
-  sectionStart(): void {}
-  member(): void {}
-  record(): void {}
-
-  error(message: string, at: ScanPos, text?: string): void {
-    this.out.push({
-      kind: "problem",
-      at: { file: this.file, line: at.line },
-      message: `col ${at.col}: ${message}`,
-      ...(text !== undefined ? { text: text.slice(0, 200) } : {}),
-    });
+  ) {
+    super(file);
   }
 
   topValue(value: unknown, at: ScanPos): void {
