@@ -13,7 +13,16 @@ import { StoreError } from "../src/store/store-error.js";
 import type { GraphStore, KeyedEdge, KeyedNode, MachinePart, Step } from "../src/store/store-types.js";
 import { WorkerStore } from "../src/store/worker-store.js";
 import { dropSchemas, pgAdmin, postgresAvailable, schemaUrl, uniqueSchema } from "./helpers/postgres.js";
-import { defineStoreContract, edge, fileNode, newRun, processNode } from "./store-contract.js";
+import {
+  defineStoreContract,
+  edge,
+  fileNode,
+  KEYED_T0,
+  keyedEdge,
+  keyedNode,
+  newRun,
+  processNode,
+} from "./store-contract.js";
 
 const up = await postgresAvailable("the PostgreSQL store tests (test/postgres-store.test.ts)");
 const base = uniqueSchema("store");
@@ -552,30 +561,9 @@ describe.skipIf(!up)("PostgreSQL store", () => {
 
     it("keeps a machine's relations as text only, and settles relations a schema-5 writer left waiting", async () => {
       const schema = freshSchema();
-      const T0 = 1_700_000_000_000_000;
-      const kn = (key: string): KeyedNode => ({
-        key,
-        kind: "entity",
-        type: "file",
-        gid: `camflow://7/1/${key}`,
-        version: 0,
-        label: `[file] ${key}`,
-        start: null,
-        end: null,
-        attrs: { sourceId: key },
-      });
-      const ke = (key: string, from: string, to: string, attrs: Record<string, unknown>): KeyedEdge => ({
-        key,
-        type: "used",
-        op: "read",
-        from,
-        to,
-        ts: T0,
-        tsEnd: T0,
-        count: 1,
-        bytes: 0,
-        attrs,
-      });
+      const T0 = KEYED_T0;
+      const kn = (key: string): KeyedNode => keyedNode(key);
+      const ke = keyedEdge;
       const part = (runId: number, nodes: KeyedNode[], edges: KeyedEdge[]): MachinePart => ({
         runId,
         machineId: "7",

@@ -116,6 +116,45 @@ async function collectSteps(store: GraphStore, runId: number, batchSize?: number
  * The tests every GraphStore implementation must pass. `open` gives a fresh, empty store for each
  * test; `cleanup` runs after it was closed.
  */
+/** The time of the keyed (machine) rows below, in µs. */
+export const KEYED_T0 = 1_700_000_000_000_000;
+
+/** A CamFlow-style file node of a machine, keyed by `key` (its source id). */
+export function keyedNode(key: string, attrs: Record<string, unknown> = {}): KeyedNode {
+  return {
+    key,
+    kind: "entity",
+    type: "file",
+    gid: `camflow://7/1/${key}`,
+    version: 0,
+    label: `[file] ${key}`,
+    start: null,
+    end: null,
+    attrs: { sourceId: key, ...attrs },
+  };
+}
+
+/** A `used` relation of a machine between two keyed nodes (attributes: its source id unless given). */
+export function keyedEdge(
+  key: string,
+  from: string,
+  to: string,
+  attrs: Record<string, unknown> = { sourceId: key },
+): KeyedEdge {
+  return {
+    key,
+    type: "used",
+    op: "read",
+    from,
+    to,
+    ts: KEYED_T0,
+    tsEnd: KEYED_T0,
+    count: 1,
+    bytes: 0,
+    attrs,
+  };
+}
+
 export function defineStoreContract(
   name: string,
   open: () => Promise<GraphStore>,
@@ -719,30 +758,9 @@ export function defineStoreContract(
     });
 
     describe("machines streaming in", () => {
-      const T0 = 1_700_000_000_000_000;
-      const kn = (key: string, attrs: Record<string, unknown> = {}): KeyedNode => ({
-        key,
-        kind: "entity",
-        type: "file",
-        gid: `camflow://7/1/${key}`,
-        version: 0,
-        label: `[file] ${key}`,
-        start: null,
-        end: null,
-        attrs: { sourceId: key, ...attrs },
-      });
-      const ke = (key: string, from: string, to: string): KeyedEdge => ({
-        key,
-        type: "used",
-        op: "read",
-        from,
-        to,
-        ts: T0,
-        tsEnd: T0,
-        count: 1,
-        bytes: 0,
-        attrs: { sourceId: key },
-      });
+      const T0 = KEYED_T0;
+      const kn = keyedNode;
+      const ke = (key: string, from: string, to: string): KeyedEdge => keyedEdge(key, from, to);
       const part = (runId: number, machineId: string, extra: Partial<MachinePart>): MachinePart => ({
         runId,
         machineId,
