@@ -135,7 +135,7 @@ export function buildInput(): Input {
  * The peer: python3-prov reading the same documents in one process, one `ProvDocument.deserialize`
  * per document (per line), counting the records it reads (elements and relations, bundles included).
  */
-const PY_READER = `
+export const PY_READER = `
 import sys, json
 from prov.model import ProvDocument
 elements = relations = docs = errors = 0
@@ -168,7 +168,7 @@ interface PeerCount {
   relations: number;
 }
 
-const hasPythonProv = () => spawnSync(PY, ["-c", "import prov"], { stdio: "ignore" }).status === 0;
+export const hasPythonProv = () => spawnSync(PY, ["-c", "import prov"], { stdio: "ignore" }).status === 0;
 
 function pythonProvVersion(): string {
   const r = spawnSync(PY, ["-c", "import prov; print(prov.__version__)"], { encoding: "utf8" });

@@ -17,6 +17,7 @@ if (!only || only === "trace") out.push(...traceOverheadBench(), "");
 if (!only || only === "audit") out.push(...auditLaurelBench(), "");
 if (!only || only === "postgres") out.push(...postgresBench(), "");
 if (!only || only === "prov") out.push(...(await import("./prov-ingest-bench.js")).provIngestBench(), "");
+if (!only || only === "floor") out.push(...(await import("./floor-bench.js")).floorBench(), "");
 if (!only || only === "windows") out.push(...(await import("./procmon-bench.js")).procmonBench(), "");
 if (!only || only === "detect") out.push(...(await (await import("./detect-bench.js")).detectBench()), "");
 if (!only || only === "mqtt") out.push(...(await (await import("./mqtt-bench.js")).mqttBench()), "");
