@@ -1,4 +1,4 @@
-import { takeAttrsJson } from "../events/attrs-text.js";
+import { attrsValue, takeAttrsJson } from "../events/attrs-text.js";
 import type { Batch, Problem, Step } from "./store-types.js";
 
 /** Strings of a small vocabulary, each given an index once per batch. */
@@ -28,6 +28,8 @@ export interface PackedBatch {
   nodeNums: Float64Array;
   /** NODE_STRS strings per node: gid, label, attrs (JSON) */
   nodeStrs: string[];
+  /** 2 values per node: the columns path and pid (nodeLookupKeys) */
+  nodeKeys: LookupValue[];
   /** EDGE_NUMS numbers per edge: id, type, op (indexes in `words`), from, to, ts, tsEnd (NaN: null), count, bytes */
   edgeNums: Float64Array;
   /** the attributes (JSON) of each edge */
@@ -42,6 +44,39 @@ export const NODE_NUMS = 6;
 export const NODE_STRS = 3;
 export const EDGE_NUMS = 9;
 
+/** A value of the columns path and pid: what SQLite's json_extract gives for the attribute. */
+export type LookupValue = string | number | bigint | null;
+
+/**
+ * The value SQLite's json_extract(attrs, '$.key') gives for an attribute value: text, an integer
+ * (a bigint, which better-sqlite3 binds as an integer: a number is bound as a real, and the columns
+ * have no affinity to turn it back), a real, 1/0 for true/false, NULL for null (or none), an object
+ * or a list as its JSON text.
+ */
+export function lookupValue(v: unknown): LookupValue {
+  if (typeof v === "string") return v;
+  if (typeof v === "number") return Number.isSafeInteger(v) ? BigInt(v) : Number.isFinite(v) ? v : null;
+  if (typeof v === "boolean") return v ? 1n : 0n;
+  if (v === null || v === undefined || typeof v !== "object") return null;
+  return JSON.stringify(v);
+}
+
+/**
+ * The nodes' columns path (entities) and pid (activities), which the indexes nodes_path and nodes_pid
+ * hold (sqlite-schema.ts, version 6): the attributes `path` and `pid`, NULL for other kinds.
+ */
+export function nodeLookupKeys(kind: string, attrs: object): [LookupValue, LookupValue] {
+  if (kind === "entity") {
+    const a = attrsValue(attrs) as { path?: unknown };
+    return [lookupValue(a.path), null];
+  }
+  if (kind === "activity") {
+    const a = attrsValue(attrs) as { pid?: unknown };
+    return [null, lookupValue(a.pid)];
+  }
+  return [null, null];
+}
+
 /** null as NaN, in the Float64Arrays (every other value is a number) */
 const orNaN = (v: number | null): number => (v === null ? Number.NaN : v);
 
@@ -53,9 +88,16 @@ export function packBatch(batch: Batch): PackedBatch {
   const nodes = batch.nodes;
   const nodeNums = new Float64Array(nodes.length * NODE_NUMS);
   const nodeStrs = new Array<string>(nodes.length * NODE_STRS);
+  const nodeKeys = new Array<LookupValue>(nodes.length * 2);
   let i = 0;
   let j = 0;
+  let k = 0;
   for (const n of nodes) {
+    // before takeAttrsJson, which empties a lazy object
+    const [path, pid] = nodeLookupKeys(n.kind, n.attrs);
+    nodeKeys[k] = path;
+    nodeKeys[k + 1] = pid;
+    k += 2;
     nodeNums[i] = n.id;
     nodeNums[i + 1] = words.of(n.kind);
     nodeNums[i + 2] = words.of(n.type);
@@ -89,6 +131,7 @@ export function packBatch(batch: Batch): PackedBatch {
   return {
     nodeNums,
     nodeStrs,
+    nodeKeys,
     edgeNums,
     edgeStrs,
     words: [...words.index.keys()],

@@ -410,11 +410,12 @@ export class SqliteStore implements GraphStore {
     type Ctx = { runId: number; seq: number; machine: string; order: number[] | null };
     const nodes = bulkInsert<PackedBatch, Ctx>(
       db,
-      `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id) VALUES`,
-      12,
+      `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id, path, pid)
+       VALUES`,
+      14,
       `ON CONFLICT (run_id, id) DO UPDATE SET kind = excluded.kind, type = excluded.type, gid = excluded.gid,
          version = excluded.version, label = excluded.label, "start" = excluded."start", "end" = excluded."end",
-         attrs = excluded.attrs, seq = excluded.seq`,
+         attrs = excluded.attrs, seq = excluded.seq, path = excluded.path, pid = excluded.pid`,
       (b, r, p, i, ctx) => {
         const row = ctx.order === null ? r : (ctx.order[r] as number);
         const nums = b.nodeNums;
@@ -433,6 +434,8 @@ export class SqliteStore implements GraphStore {
         p[i + 9] = strs[st + 2];
         p[i + 10] = ++ctx.seq;
         p[i + 11] = ctx.machine;
+        p[i + 12] = b.nodeKeys[row * 2];
+        p[i + 13] = b.nodeKeys[row * 2 + 1];
       },
     );
     const edges = bulkInsert<PackedBatch, Ctx>(
@@ -600,16 +603,27 @@ export class SqliteStore implements GraphStore {
       where.push("gid IN (SELECT value FROM json_each(?))");
       params.push(JSON.stringify(filter.gids));
     }
-    // the two below match the expressions of the indexes nodes_path and nodes_pid
+    // the columns path (entities only) and pid (activities only) and their partial indexes nodes_path
+    // and nodes_pid: `IS NOT NULL` is the indexes' condition, which lets the planner use them
     if (filter.paths !== undefined) {
-      where.push("kind = 'entity' AND json_extract(attrs, '$.path') IN (SELECT value FROM json_each(?))");
+      where.push("path IS NOT NULL AND path IN (SELECT value FROM json_each(?)) AND kind = 'entity'");
       params.push(JSON.stringify(filter.paths));
     }
     if (filter.pids !== undefined) {
-      where.push("kind = 'activity' AND json_extract(attrs, '$.pid') IN (SELECT value FROM json_each(?))");
+      where.push("pid IS NOT NULL AND pid IN (SELECT value FROM json_each(?)) AND kind = 'activity'");
       params.push(JSON.stringify(filter.pids));
     }
-    const sql = `SELECT id, kind, type, gid, version, label, "start", "end", attrs FROM nodes WHERE ${where.join(
+    // without statistics the planner prefers a scan of the run's nodes to either index: told so,
+    // a lookup by path or pid reads a few index entries (unless ids name the nodes already)
+    const indexed =
+      filter.ids !== undefined
+        ? ""
+        : filter.paths !== undefined
+          ? " INDEXED BY nodes_path"
+          : filter.pids !== undefined
+            ? " INDEXED BY nodes_pid"
+            : "";
+    const sql = `SELECT id, kind, type, gid, version, label, "start", "end", attrs FROM nodes${indexed} WHERE ${where.join(
       " AND ",
     )} ORDER BY id LIMIT ? OFFSET ?`;
     params.push(filter.limit ?? -1, filter.offset ?? 0);
