@@ -11,7 +11,7 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { compactAttrs, keepAttrsJson } from "../src/events/attrs-text.js";
 import type { GraphNode } from "../src/graph/prov-types.js";
-import { lookupValue } from "../src/store/packed-batch.js";
+import { lookupValue, sqlLookup } from "../src/store/packed-batch.js";
 import { migrations, SCHEMA_VERSION } from "../src/store/sqlite-schema.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
 import { fileNode, keyedNode, newRun, processNode } from "./store-contract.js";
@@ -74,7 +74,7 @@ function mismatches(db: Database.Database): unknown[] {
 }
 
 describe("sqlite path and pid columns", () => {
-  it("lookupValue gives what json_extract gives", () => {
+  it("lookupValue, bound as sqlLookup binds it, gives what json_extract gives", () => {
     const db = new Database(":memory:");
     const values: unknown[] = [
       "/x",
@@ -96,7 +96,7 @@ describe("sqlite path and pid columns", () => {
         .pluck()
         .safeIntegers(true)
         .get(JSON.stringify({ v }));
-      expect([v, lookupValue(v)]).toEqual([v, sql]);
+      expect([v, sqlLookup(lookupValue(v))]).toEqual([v, sql]);
     }
     expect(lookupValue(undefined)).toBeNull();
     db.close();

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { foldParts, MACHINE_RUN_SOURCE, mergeKeyedNode } from "./machine-rows.js";
-import { nodeLookupKeys } from "./packed-batch.js";
+import { nodeLookupParams } from "./packed-batch.js";
 import type {
   KeyedEdge,
   KeyedNode,
@@ -239,7 +239,7 @@ export class SqliteMachines {
           nextSeq(),
           machine,
           n.key,
-          ...nodeLookupKeys(n.kind, n.attrs),
+          ...nodeLookupParams(n.kind, n.attrs),
         );
         newNodes++;
         fresh.push(n.key);
@@ -261,7 +261,7 @@ export class SqliteMachines {
           known.end,
           JSON.stringify(known.attrs),
           nextSeq(),
-          ...nodeLookupKeys(row.kind, known.attrs),
+          ...nodeLookupParams(row.kind, known.attrs),
           run,
           row.id,
         );

@@ -192,7 +192,7 @@ CREATE INDEX edges_seq ON edges (run_id, seq);
     // fills from the node's attributes (nodeLookupKeys in packed-batch.ts), instead of the
     // expression indexes of version 4, for which SQLite parsed every node's JSON attributes at each
     // insert. The columns have no type (no affinity): they hold what json_extract gave, text, integer
-    // or real (the writer binds whole numbers as integers, lookupValue), and compare as it did. NULL
+    // or real (the writer binds whole numbers as integers, sqlLookup), and compare as it did. NULL
     // for every other node, so the partial indexes hold only the nodes that have one. Existing
     // files: the columns are filled with json_extract, as the old indexes read them.
     version: 6,

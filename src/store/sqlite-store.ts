@@ -7,6 +7,8 @@ import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-ro
 import { pathParams, walkParams } from "./lineage-params.js";
 import {
   EDGE_NUMS,
+  type LookupParam,
+  lookupParams,
   NODE_NUMS,
   NODE_STRS,
   nullable,
@@ -407,7 +409,13 @@ export class SqliteStore implements GraphStore {
     const getSeq = db.prepare("SELECT value FROM meta WHERE key = 'seq'").pluck();
     const setSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'seq'");
     // ctx.order: the rows to write (rowsToWrite), null for all
-    type Ctx = { runId: number; seq: number; machine: string; order: number[] | null };
+    type Ctx = {
+      runId: number;
+      seq: number;
+      machine: string;
+      order: number[] | null;
+      keys: LookupParam[] | null;
+    };
     const nodes = bulkInsert<PackedBatch, Ctx>(
       db,
       `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id, path, pid)
@@ -434,8 +442,9 @@ export class SqliteStore implements GraphStore {
         p[i + 9] = strs[st + 2];
         p[i + 10] = ++ctx.seq;
         p[i + 11] = ctx.machine;
-        p[i + 12] = b.nodeKeys[row * 2];
-        p[i + 13] = b.nodeKeys[row * 2 + 1];
+        const keys = ctx.keys as LookupParam[];
+        p[i + 12] = keys[row * 2];
+        p[i + 13] = keys[row * 2 + 1];
       },
     );
     const edges = bulkInsert<PackedBatch, Ctx>(
@@ -497,7 +506,7 @@ export class SqliteStore implements GraphStore {
     const tx = db.transaction((runId: number, batch: PackedBatch) => {
       const machine = runMachine.get(runId) as string | undefined;
       if (machine === undefined) throw new StoreError(this.path, `no run ${runId}`);
-      const ctx: Ctx = { runId, seq: Number(getSeq.get()), machine, order: null };
+      const ctx: Ctx = { runId, seq: Number(getSeq.get()), machine, order: null, keys: lookupParams(batch) };
       // duplicates inside one multi-row statement would make ON CONFLICT fail: the last write wins
       ctx.order = rowsToWrite(batch.nodeNums, NODE_NUMS);
       nodes(batch, ctx.order?.length ?? batch.nodeNums.length / NODE_NUMS, ctx);
