@@ -131,6 +131,8 @@ describe("sqlite path and pid columns", () => {
       [1, 2, 11, 14],
     );
     expect(ids(await store.getNodes(run, { pids: [7] }))).toEqual([4]);
+    expect(ids(await store.getNodes(run, { paths: [] }))).toEqual([]);
+    expect(ids(await store.getNodes(run, { pids: [], paths: ["/new"] }))).toEqual([]);
     expect(ids(await store.getNodes(run, { pids: [99, 4_000_000_000] }))).toEqual([10, 15]);
     expect(ids(await store.getNodes(run, { pids: [7], ids: [4, 5] }))).toEqual([4]);
     expect(ids(await store.getNodes(run, { paths: ["/etc/shadow"], types: ["file"], afterId: 0 }))).toEqual([
