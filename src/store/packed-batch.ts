@@ -1,4 +1,4 @@
-import { takeAttrsJson } from "../events/attrs-text.js";
+import { attrsValue, takeAttrsJson } from "../events/attrs-text.js";
 import type { Batch, Problem, Step } from "./store-types.js";
 
 /** Strings of a small vocabulary, each given an index once per batch. */
@@ -28,6 +28,11 @@ export interface PackedBatch {
   nodeNums: Float64Array;
   /** NODE_STRS strings per node: gid, label, attrs (JSON) */
   nodeStrs: string[];
+  /**
+   * the columns path and pid (nodeLookupKeys) of the nodes that have one: row, path, pid for each
+   * (sparse: a value per node cost more to clone than the rest of the row's numbers)
+   */
+  nodeKeys: LookupValue[];
   /** EDGE_NUMS numbers per edge: id, type, op (indexes in `words`), from, to, ts, tsEnd (NaN: null), count, bytes */
   edgeNums: Float64Array;
   /** the attributes (JSON) of each edge */
@@ -42,6 +47,70 @@ export const NODE_NUMS = 6;
 export const NODE_STRS = 3;
 export const EDGE_NUMS = 9;
 
+/** A value of the columns path and pid as packed: text, a number or null (lookupValue). */
+export type LookupValue = string | number | null;
+
+/** A value of the columns path and pid as bound: whole numbers as bigints (sqlLookup). */
+export type LookupParam = string | number | bigint | null;
+
+/**
+ * The value SQLite's json_extract(attrs, '$.key') gives for an attribute value, before sqlLookup:
+ * text, a number, 1/0 for true/false, NULL for null (or none), an object or a list as its JSON text.
+ */
+export function lookupValue(v: unknown): LookupValue {
+  if (typeof v === "string") return v;
+  if (typeof v === "number") return Number.isFinite(v) ? v : null;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (v === null || v === undefined || typeof v !== "object") return null;
+  return JSON.stringify(v);
+}
+
+/**
+ * A packed value as the writer binds it: a whole number as a bigint, which better-sqlite3 binds as
+ * an integer, as json_extract gives it (a number is bound as a real, and the columns have no
+ * affinity to turn it back).
+ */
+export function sqlLookup(v: LookupValue): LookupParam {
+  return typeof v === "number" && Number.isSafeInteger(v) ? BigInt(v) : v;
+}
+
+/**
+ * The nodes' columns path (entities) and pid (activities), which the indexes nodes_path and nodes_pid
+ * hold (sqlite-schema.ts, version 6): the attributes `path` and `pid`, NULL for other kinds.
+ */
+export function nodeLookupKeys(kind: string, attrs: object): [LookupValue, LookupValue] {
+  if (kind === "entity") {
+    const a = attrsValue(attrs) as { path?: unknown };
+    return [lookupValue(a.path), null];
+  }
+  if (kind === "activity") {
+    const a = attrsValue(attrs) as { pid?: unknown };
+    return [null, lookupValue(a.pid)];
+  }
+  return [null, null];
+}
+
+/** nodeLookupKeys as the writer binds them. */
+export function nodeLookupParams(kind: string, attrs: object): [LookupParam, LookupParam] {
+  const [path, pid] = nodeLookupKeys(kind, attrs);
+  return [sqlLookup(path), sqlLookup(pid)];
+}
+
+/**
+ * The path and pid of every node of a packed batch, two a row, as the writer binds them (the batch
+ * carries only the nodes that have one, which most nodes have not).
+ */
+export function lookupParams(b: PackedBatch): LookupParam[] {
+  const out = new Array<LookupParam>((b.nodeNums.length / NODE_NUMS) * 2).fill(null);
+  const k = b.nodeKeys;
+  for (let i = 0; i < k.length; i += 3) {
+    const row = k[i] as number;
+    out[row * 2] = sqlLookup(k[i + 1] as LookupValue);
+    out[row * 2 + 1] = sqlLookup(k[i + 2] as LookupValue);
+  }
+  return out;
+}
+
 /** null as NaN, in the Float64Arrays (every other value is a number) */
 const orNaN = (v: number | null): number => (v === null ? Number.NaN : v);
 
@@ -53,9 +122,14 @@ export function packBatch(batch: Batch): PackedBatch {
   const nodes = batch.nodes;
   const nodeNums = new Float64Array(nodes.length * NODE_NUMS);
   const nodeStrs = new Array<string>(nodes.length * NODE_STRS);
+  const nodeKeys: LookupValue[] = [];
   let i = 0;
   let j = 0;
-  for (const n of nodes) {
+  for (let row = 0; row < nodes.length; row++) {
+    const n = nodes[row] as Batch["nodes"][number];
+    // before takeAttrsJson, which empties a lazy object
+    const [path, pid] = nodeLookupKeys(n.kind, n.attrs);
+    if (path !== null || pid !== null) nodeKeys.push(row, path, pid);
     nodeNums[i] = n.id;
     nodeNums[i + 1] = words.of(n.kind);
     nodeNums[i + 2] = words.of(n.type);
@@ -89,6 +163,7 @@ export function packBatch(batch: Batch): PackedBatch {
   return {
     nodeNums,
     nodeStrs,
+    nodeKeys,
     edgeNums,
     edgeStrs,
     words: [...words.index.keys()],

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { foldParts, MACHINE_RUN_SOURCE, mergeKeyedNode } from "./machine-rows.js";
+import { nodeLookupParams } from "./packed-batch.js";
 import type {
   KeyedEdge,
   KeyedNode,
@@ -22,6 +23,7 @@ type Stmt = Database.Statement<unknown[], unknown>;
 
 interface StoredNode {
   id: number;
+  kind: string;
   type: KeyedNode["type"];
   label: string;
   start: number | null;
@@ -107,14 +109,15 @@ export class SqliteMachines {
       maxEdge: p("SELECT coalesce(max(id), 0) FROM edges WHERE run_id = ?").pluck(),
       getSeq: p("SELECT value FROM meta WHERE key = 'seq'").pluck(),
       setSeq: p("UPDATE meta SET value = ? WHERE key = 'seq'"),
-      node: p(`SELECT id, type, label, "start", "end", attrs FROM nodes WHERE run_id = ? AND skey = ?`),
+      node: p(`SELECT id, kind, type, label, "start", "end", attrs FROM nodes WHERE run_id = ? AND skey = ?`),
       nodeId: p("SELECT id FROM nodes WHERE run_id = ? AND skey = ?").pluck(),
       insNode: p(
-        `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id, skey)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id, skey,
+           path, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       updNode: p(
-        `UPDATE nodes SET type = ?, label = ?, "start" = ?, "end" = ?, attrs = ?, seq = ? WHERE run_id = ? AND id = ?`,
+        `UPDATE nodes SET type = ?, label = ?, "start" = ?, "end" = ?, attrs = ?, seq = ?, path = ?, pid = ?
+         WHERE run_id = ? AND id = ?`,
       ),
       edgeKnown: p("SELECT 1 FROM edges WHERE run_id = ? AND ekey = ?").pluck(),
       insEdge: p(
@@ -236,6 +239,7 @@ export class SqliteMachines {
           nextSeq(),
           machine,
           n.key,
+          ...nodeLookupParams(n.kind, n.attrs),
         );
         newNodes++;
         fresh.push(n.key);
@@ -257,6 +261,7 @@ export class SqliteMachines {
           known.end,
           JSON.stringify(known.attrs),
           nextSeq(),
+          ...nodeLookupParams(row.kind, known.attrs),
           run,
           row.id,
         );

@@ -13,7 +13,7 @@ export interface Migration {
   data?: (db: Database.Database) => void;
 }
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** Tag stored in `meta` so another program's SQLite file is never mistaken for ours. */
 export const APP_TAG = "provflow";
@@ -185,6 +185,26 @@ CREATE INDEX nodes_pid ON nodes (run_id, json_extract(attrs, '$.pid')) WHERE kin
     sql: `
 CREATE INDEX nodes_seq ON nodes (run_id, seq);
 CREATE INDEX edges_seq ON edges (run_id, seq);
+`,
+  },
+  {
+    // version 6: an entity's path and an activity's pid in columns of their own, which the writer
+    // fills from the node's attributes (nodeLookupKeys in packed-batch.ts), instead of the
+    // expression indexes of version 4, for which SQLite parsed every node's JSON attributes at each
+    // insert. The columns have no type (no affinity): they hold what json_extract gave, text, integer
+    // or real (the writer binds whole numbers as integers, sqlLookup), and compare as it did. NULL
+    // for every other node, so the partial indexes hold only the nodes that have one. Existing
+    // files: the columns are filled with json_extract, as the old indexes read them.
+    version: 6,
+    sql: `
+DROP INDEX nodes_path;
+DROP INDEX nodes_pid;
+ALTER TABLE nodes ADD COLUMN path;
+ALTER TABLE nodes ADD COLUMN pid;
+UPDATE nodes SET path = json_extract(attrs, '$.path') WHERE kind = 'entity' AND json_extract(attrs, '$.path') IS NOT NULL;
+UPDATE nodes SET pid = json_extract(attrs, '$.pid') WHERE kind = 'activity' AND json_extract(attrs, '$.pid') IS NOT NULL;
+CREATE INDEX nodes_path ON nodes (run_id, path) WHERE path IS NOT NULL;
+CREATE INDEX nodes_pid ON nodes (run_id, pid) WHERE pid IS NOT NULL;
 `,
   },
 ];

@@ -7,6 +7,8 @@ import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-ro
 import { pathParams, walkParams } from "./lineage-params.js";
 import {
   EDGE_NUMS,
+  type LookupParam,
+  lookupParams,
   NODE_NUMS,
   NODE_STRS,
   nullable,
@@ -407,14 +409,21 @@ export class SqliteStore implements GraphStore {
     const getSeq = db.prepare("SELECT value FROM meta WHERE key = 'seq'").pluck();
     const setSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'seq'");
     // ctx.order: the rows to write (rowsToWrite), null for all
-    type Ctx = { runId: number; seq: number; machine: string; order: number[] | null };
+    type Ctx = {
+      runId: number;
+      seq: number;
+      machine: string;
+      order: number[] | null;
+      keys: LookupParam[] | null;
+    };
     const nodes = bulkInsert<PackedBatch, Ctx>(
       db,
-      `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id) VALUES`,
-      12,
+      `INSERT INTO nodes (run_id, id, kind, type, gid, version, label, "start", "end", attrs, seq, machine_id, path, pid)
+       VALUES`,
+      14,
       `ON CONFLICT (run_id, id) DO UPDATE SET kind = excluded.kind, type = excluded.type, gid = excluded.gid,
          version = excluded.version, label = excluded.label, "start" = excluded."start", "end" = excluded."end",
-         attrs = excluded.attrs, seq = excluded.seq`,
+         attrs = excluded.attrs, seq = excluded.seq, path = excluded.path, pid = excluded.pid`,
       (b, r, p, i, ctx) => {
         const row = ctx.order === null ? r : (ctx.order[r] as number);
         const nums = b.nodeNums;
@@ -433,6 +442,9 @@ export class SqliteStore implements GraphStore {
         p[i + 9] = strs[st + 2];
         p[i + 10] = ++ctx.seq;
         p[i + 11] = ctx.machine;
+        const keys = ctx.keys as LookupParam[];
+        p[i + 12] = keys[row * 2];
+        p[i + 13] = keys[row * 2 + 1];
       },
     );
     const edges = bulkInsert<PackedBatch, Ctx>(
@@ -494,7 +506,7 @@ export class SqliteStore implements GraphStore {
     const tx = db.transaction((runId: number, batch: PackedBatch) => {
       const machine = runMachine.get(runId) as string | undefined;
       if (machine === undefined) throw new StoreError(this.path, `no run ${runId}`);
-      const ctx: Ctx = { runId, seq: Number(getSeq.get()), machine, order: null };
+      const ctx: Ctx = { runId, seq: Number(getSeq.get()), machine, order: null, keys: lookupParams(batch) };
       // duplicates inside one multi-row statement would make ON CONFLICT fail: the last write wins
       ctx.order = rowsToWrite(batch.nodeNums, NODE_NUMS);
       nodes(batch, ctx.order?.length ?? batch.nodeNums.length / NODE_NUMS, ctx);
@@ -600,16 +612,27 @@ export class SqliteStore implements GraphStore {
       where.push("gid IN (SELECT value FROM json_each(?))");
       params.push(JSON.stringify(filter.gids));
     }
-    // the two below match the expressions of the indexes nodes_path and nodes_pid
+    // the columns path (entities only) and pid (activities only) and their partial indexes nodes_path
+    // and nodes_pid: `IS NOT NULL` is the indexes' condition, which lets the planner use them
     if (filter.paths !== undefined) {
-      where.push("kind = 'entity' AND json_extract(attrs, '$.path') IN (SELECT value FROM json_each(?))");
+      where.push("path IS NOT NULL AND path IN (SELECT value FROM json_each(?)) AND kind = 'entity'");
       params.push(JSON.stringify(filter.paths));
     }
     if (filter.pids !== undefined) {
-      where.push("kind = 'activity' AND json_extract(attrs, '$.pid') IN (SELECT value FROM json_each(?))");
+      where.push("pid IS NOT NULL AND pid IN (SELECT value FROM json_each(?)) AND kind = 'activity'");
       params.push(JSON.stringify(filter.pids));
     }
-    const sql = `SELECT id, kind, type, gid, version, label, "start", "end", attrs FROM nodes WHERE ${where.join(
+    // without statistics the planner prefers a scan of the run's nodes to either index: told so,
+    // a lookup by path or pid reads a few index entries (unless ids name the nodes already)
+    const indexed =
+      filter.ids !== undefined
+        ? ""
+        : filter.paths !== undefined
+          ? " INDEXED BY nodes_path"
+          : filter.pids !== undefined
+            ? " INDEXED BY nodes_pid"
+            : "";
+    const sql = `SELECT id, kind, type, gid, version, label, "start", "end", attrs FROM nodes${indexed} WHERE ${where.join(
       " AND ",
     )} ORDER BY id LIMIT ? OFFSET ?`;
     params.push(filter.limit ?? -1, filter.offset ?? 0);
