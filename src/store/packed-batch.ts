@@ -39,13 +39,32 @@ export interface PackedBatch {
   edgeStrs: string[];
   /** the kinds, types and operations, which the rows give by their index here (fewer strings to copy) */
   words: string[];
+  /** steps as objects (a batch packed for the writer on the same thread) */
   steps: Step[];
+  /**
+   * Steps packed (`packSteps`, what crosses to the store worker): STEP_NUMS numbers per step: seq,
+   * pid, call (index in `words`), count, bytes, errors, start, end, dur, ret (index in `words`, -1:
+   * null). A structured clone of 150k step objects (every key of every object written and read back)
+   * took about 0.8 CPU-s of the traced eBPF bench job; the same steps as numbers and one string each,
+   * a fraction of that.
+   */
+  stepNums: Float64Array;
+  /** the resource of each packed step */
+  stepStrs: string[];
+  /** the database queries of the packed steps that have some: [step index, queries, …] */
+  stepQueries: Array<number | string[]>;
   problems: Problem[];
 }
 
 export const NODE_NUMS = 6;
 export const NODE_STRS = 3;
 export const EDGE_NUMS = 9;
+export const STEP_NUMS = 10;
+
+export interface PackOptions {
+  /** pack the steps too (stepNums, stepStrs), for a batch that crosses to another thread */
+  packSteps?: boolean;
+}
 
 /** A value of the columns path and pid as packed: text, a number or null (lookupValue). */
 export type LookupValue = string | number | null;
@@ -117,7 +136,7 @@ const orNaN = (v: number | null): number => (v === null ? Number.NaN : v);
 /** The value of a nullable column: NaN back to null. */
 export const nullable = (v: number): number | null => (Number.isNaN(v) ? null : v);
 
-export function packBatch(batch: Batch): PackedBatch {
+export function packBatch(batch: Batch, opts: PackOptions = {}): PackedBatch {
   const words = new Words();
   const nodes = batch.nodes;
   const nodeNums = new Float64Array(nodes.length * NODE_NUMS);
@@ -160,6 +179,33 @@ export function packBatch(batch: Batch): PackedBatch {
     edgeStrs[j++] = takeAttrsJson(e.attrs);
     i += EDGE_NUMS;
   }
+  let steps = batch.steps;
+  let stepNums = NO_NUMS;
+  let stepStrs: string[] = [];
+  const stepQueries: Array<number | string[]> = [];
+  if (opts.packSteps === true && steps.length > 0) {
+    stepNums = new Float64Array(steps.length * STEP_NUMS);
+    stepStrs = new Array<string>(steps.length);
+    i = 0;
+    j = 0;
+    for (const s of steps) {
+      stepNums[i] = s.seq;
+      stepNums[i + 1] = s.pid;
+      stepNums[i + 2] = words.of(s.call);
+      stepNums[i + 3] = s.count;
+      stepNums[i + 4] = s.bytes;
+      stepNums[i + 5] = s.errors;
+      stepNums[i + 6] = s.start;
+      stepNums[i + 7] = s.end;
+      stepNums[i + 8] = s.dur;
+      stepNums[i + 9] = s.ret === null ? -1 : words.of(s.ret);
+      stepStrs[j] = s.resource;
+      if (s.queries !== undefined) stepQueries.push(j, s.queries);
+      i += STEP_NUMS;
+      j++;
+    }
+    steps = [];
+  }
   return {
     nodeNums,
     nodeStrs,
@@ -167,9 +213,44 @@ export function packBatch(batch: Batch): PackedBatch {
     edgeNums,
     edgeStrs,
     words: [...words.index.keys()],
-    steps: batch.steps,
+    steps,
+    stepNums,
+    stepStrs,
+    stepQueries,
     problems: batch.problems,
   };
+}
+
+const NO_NUMS = new Float64Array(0);
+
+/** The steps of a packed batch as objects: `steps`, then those packed in `stepNums`. */
+export function unpackSteps(b: PackedBatch): Step[] {
+  const n = b.stepNums.length / STEP_NUMS;
+  if (n === 0) return b.steps;
+  const out = b.steps.slice();
+  const nums = b.stepNums;
+  const words = b.words;
+  const first = out.length;
+  for (let r = 0, i = 0; r < n; r++, i += STEP_NUMS) {
+    const ret = nums[i + 9] as number;
+    out.push({
+      seq: nums[i] as number,
+      pid: nums[i + 1] as number,
+      call: words[nums[i + 2] as number] as string,
+      resource: b.stepStrs[r] as string,
+      count: nums[i + 3] as number,
+      bytes: nums[i + 4] as number,
+      errors: nums[i + 5] as number,
+      start: nums[i + 6] as number,
+      end: nums[i + 7] as number,
+      dur: nums[i + 8] as number,
+      ret: ret < 0 ? null : (words[ret] as string),
+    });
+  }
+  const q = b.stepQueries;
+  for (let k = 0; k + 1 < q.length; k += 2)
+    (out[first + (q[k] as number)] as Step).queries = q[k + 1] as string[];
+  return out;
 }
 
 /**

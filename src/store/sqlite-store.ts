@@ -15,6 +15,7 @@ import {
   type PackedBatch,
   packBatch,
   rowsToWrite,
+  unpackSteps,
 } from "./packed-batch.js";
 import { sqliteChanges, sqliteEdgeClauses, sqliteNodeClauses } from "./sqlite-changes.js";
 import { sqliteEdgeEnds, sqliteNodeColumns } from "./sqlite-graph-columns.js";
@@ -512,7 +513,7 @@ export class SqliteStore implements GraphStore {
       nodes(batch, ctx.order?.length ?? batch.nodeNums.length / NODE_NUMS, ctx);
       ctx.order = rowsToWrite(batch.edgeNums, EDGE_NUMS);
       edges(batch, ctx.order?.length ?? batch.edgeNums.length / EDGE_NUMS, ctx);
-      steps(batch.steps, ctx);
+      steps(unpackSteps(batch), ctx);
       problems(batch.problems, batch.problems.length, ctx);
       setSeq.run(String(ctx.seq));
     });

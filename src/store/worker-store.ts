@@ -177,7 +177,7 @@ export class WorkerStore implements GraphStore {
     // packed here, on the caller's thread: what crosses is flat arrays, attributes serialized
     let packed: PackedBatch;
     try {
-      packed = packBatch(batch);
+      packed = packBatch(batch, { packSteps: true });
     } catch (err) {
       throw new StoreError(this.path, `cannot append batch to run ${runId}`, err);
     }
