@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ProvEvent } from "../src/events/event-types.js";
-import { EbpfLogParser } from "../src/sources/ebpf/ebpf-line-parser.js";
+import { EbpfLogParser, quoteC } from "../src/sources/ebpf/ebpf-line-parser.js";
 import { ebpfFormat } from "../src/sources/ebpf/ebpf-source.js";
 import { detectFormat } from "../src/sources/source-registry.js";
 
@@ -186,5 +186,58 @@ describe("eBPF source", () => {
       ["read", 3, 2, { type: "file", path: "/w/out.txt" }],
       ["write", 3, 7, { type: "file", path: "/w/out.txt" }],
     ]);
+  });
+
+  it("quotes paths as strace does: plain ones as they are, quotes, backslashes and controls escaped", () => {
+    expect(quoteC("/usr/include/stdio.h")).toBe('"/usr/include/stdio.h"');
+    expect(quoteC("é ü/x")).toBe('"é ü/x"');
+    expect(quoteC("")).toBe('""');
+    expect(quoteC('a"b\\c\nd\te\u0001')).toBe('"a\\"b\\\\c\\nd\\te\\001"');
+  });
+
+  it("keeps paths with tabs, quotes and newlines whole, on O, S and P lines", () => {
+    const { events } = parse([
+      T("H", OFFSET, 99, 1, "/w"),
+      T("O", NS(1), 7, 7, 257, AT_FDCWD_RAW, 0, 3, 0, "a\tb", 'c"d'),
+      T("S", NS(2), 7, 7, 316, AT_FDCWD_RAW, 0, 0, "x\\y", "z"),
+      T("P", NS(2), 7, AT_FDCWD_RAW, "n\nl", "t"),
+      T("E", NS(2), 7, 7, "-", 0),
+      T("O", NS(3), 7, 7, 257, AT_FDCWD_RAW, 0, 4, 0),
+      T("X", NS(4), 7, 7, 0, 1),
+    ]);
+    const opens = events.filter((e) => e.kind === "access" && e.op === "open");
+    expect(opens.map((e) => e.kind === "access" && e.res)).toEqual([
+      { type: "file", path: '/w/a\tb\tc"d' },
+      { type: "file", path: "/w" },
+    ]);
+    expect(events.find((e) => e.kind === "rename")).toMatchObject({ from: "/w/x\\y\tz", to: "/w/n\nl\tt" });
+  });
+
+  it("reads the time field in place: lines sorted by it across batches, odd fields as Number reads them", () => {
+    const lines = [
+      T("H", OFFSET, 99, 1, "/w"),
+      // the second open was printed first (another CPU's buffer); 1e9 is Number's reading of 1000000000
+      T("O", NS(2), 7, 7, 257, AT_FDCWD_RAW, 0, 4, 0, "second"),
+      T("O", "1e9", 7, 7, 257, AT_FDCWD_RAW, 0, 3, 0, "zeroth"),
+      T("O", NS(1), 7, 7, 257, AT_FDCWD_RAW, 0, 3, 0, "first"),
+      T("O", "-5", 7, 7, 257, AT_FDCWD_RAW, 0, 6, 0, "before"),
+      T("O", "", 7, 7, 257, AT_FDCWD_RAW, 0, 5, 0, "untimed"),
+      T("O", "12x", 7, 7, 257, AT_FDCWD_RAW, 0, 6, 0, "bad"),
+      T("X", NS(3), 7, 7, 0, 1),
+    ];
+    for (const batch of [1, 2, lines.length]) {
+      const { events } = parse(lines, batch);
+      const opens = events.filter((e) => e.kind === "access" && e.op === "open");
+      expect(opens.map((e) => e.kind === "access" && e.res.type === "file" && e.res.path)).toEqual([
+        "/w/before",
+        "/w/untimed",
+        "/w/zeroth",
+        "/w/first",
+        "/w/second",
+      ]);
+      expect(
+        events.filter((e) => e.kind === "problem").map((p) => p.kind === "problem" && p.at.line),
+      ).toEqual([7]);
+    }
   });
 });

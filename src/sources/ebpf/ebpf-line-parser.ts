@@ -33,17 +33,21 @@ const AT_REMOVEDIR = 0x200;
 const O_CLOEXEC = 0x80000;
 const SOCK_CLOEXEC = 0x80000;
 
+/** A line held back for ordering: its text is split into fields only when it is released. */
 interface Raw {
   ns: number;
   seq: number;
   line: number;
-  f: string[];
+  text: string;
 }
 
+/** A call: its raw argument registers and path (an S line waiting for its E line, or an O/C line). */
 interface Open {
-  nr: number;
   name: string;
-  f: string[];
+  x0: string | undefined;
+  x1: string | undefined;
+  x2: string | undefined;
+  path: string;
   ns: number;
   line: number;
   argv: string[] | undefined;
@@ -64,6 +68,15 @@ for (const [name, n] of Object.entries(osConstants.signals as Record<string, num
 
 /** a C string literal as strace prints it (the interpreter's cString reads it back) */
 export function quoteC(s: string): string {
+  let plain = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 32 || c === 34 || c === 92) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return `"${s}"`;
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -152,6 +165,33 @@ function num(s: string | undefined): number {
   return Number.parseInt(s, 10);
 }
 
+/** a directory fd argument as strace prints it */
+function dirText(d: string): string {
+  return num(d) === AT_FDCWD ? "AT_FDCWD" : d;
+}
+
+/** fields `from`… of a split line joined back (a path may hold tabs), "" when there are none */
+function rest(f: string[], from: number): string {
+  return f.length === from + 1 ? (f[from] as string) : f.length > from + 1 ? f.slice(from).join("\t") : "";
+}
+
+/**
+ * The time field of a record line (`K\tNS\t…`): its digits read in place, without splitting the
+ * line; anything but plain digits is left to Number, as before. NaN: no time.
+ */
+function lineNs(line: string): number {
+  let end = line.indexOf("\t", 2);
+  if (end < 0) end = line.length;
+  let n = 0;
+  for (let i = 2; i < end; i++) {
+    const d = line.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return Number(line.slice(2, end));
+    n = n * 10 + d;
+  }
+  // a number of 16 or more digits may be past 2^53: Number rounds it as the split line's field did
+  return end - 2 >= 16 || end === 2 ? Number(line.slice(2, end)) : n;
+}
+
 export class EbpfLogParser implements LineParser {
   private readonly file: string;
   private readonly ctx: RunContext;
@@ -173,6 +213,19 @@ export class EbpfLogParser implements LineParser {
   private readonly cwds = new Map<number, string | null>();
   /** attached: the threads whose start (or attachment) was announced */
   private readonly known = new Set<number>();
+  /** the call of an O or C line, while it is turned into its record */
+  private readonly call: Open = {
+    name: "",
+    x0: undefined,
+    x1: undefined,
+    x2: undefined,
+    path: "",
+    ns: 0,
+    line: 0,
+    argv: undefined,
+    second: undefined,
+    addr: undefined,
+  };
 
   /**
    * `cwdOf`: live capture only (the agent), the working directory of a running process, for the
@@ -237,20 +290,21 @@ export class EbpfLogParser implements LineParser {
     const c = line.charCodeAt(0);
     // S E C O A P N R F X H Z: one tab-separated record
     if (line.charCodeAt(1) === 9 && c >= 65 && c <= 90) {
-      const f = line.split("\t");
       if (c === 72) {
-        this.header(f, no);
+        this.header(line.split("\t"), no);
         return;
       }
-      const ns = Number(f[1]);
+      // held as text until released (fewer objects kept alive across collections)
+      const ns = lineNs(line);
       if (!Number.isFinite(ns)) {
         this.problem(no, "eBPF line without a time", line);
         return;
       }
       if (ns > this.maxNs) this.maxNs = ns;
-      this.held.push({ ns, seq: this.seq++, line: no, f });
+      this.held.push({ ns, seq: this.seq++, line: no, text: line });
       // live: the working directory of a process that ran before the capture, asked while it runs
-      if (this.cwdOf !== undefined && c !== 65 && c !== 80 && c !== 78) this.noteCwd(Number(f[3]));
+      if (this.cwdOf !== undefined && c !== 65 && c !== 80 && c !== 78)
+        this.noteCwd(Number(line.split("\t")[3]));
       return;
     }
     if (line.startsWith("Lost ")) {
@@ -271,11 +325,11 @@ export class EbpfLogParser implements LineParser {
       if (m) {
         const ns = this.maxNs + 1;
         const pid = m[2] as string;
-        const f =
+        const text =
           m[1] === "r"
-            ? ["R", String(ns), pid, pid, m[3]!, m[4]!, "0"]
-            : ["R", String(ns), pid, pid, m[3]!, "0", m[4]!];
-        this.held.push({ ns, seq: this.seq++, line: no, f });
+            ? `R\t${ns}\t${pid}\t${pid}\t${m[3]}\t${m[4]}\t0`
+            : `R\t${ns}\t${pid}\t${pid}\t${m[3]}\t0\t${m[4]}`;
+        this.held.push({ ns, seq: this.seq++, line: no, text });
         return;
       }
     }
@@ -325,7 +379,7 @@ export class EbpfLogParser implements LineParser {
   }
 
   private line(r: Raw): void {
-    const f = r.f;
+    const f = r.text.split("\t");
     const kind = f[0];
     if (kind === "Z") return;
     const tid = num(f[2]);
@@ -339,7 +393,7 @@ export class EbpfLogParser implements LineParser {
       (kind === "S" || kind === "C" || kind === "O" || kind === "R" || kind === "F" || kind === "X") &&
       !this.known.has(tid)
     ) {
-      this.attached(tid, num(f[3]), r);
+      this.attached(tid, num(f[3]), r.ns, r.line);
     }
     switch (kind) {
       case "S": {
@@ -352,11 +406,13 @@ export class EbpfLogParser implements LineParser {
         const p = this.pending.get(tid);
         this.pending.delete(tid);
         const prev = this.open.get(tid);
-        if (prev !== undefined) this.finish(tid, prev, undefined, r.line);
+        if (prev !== undefined) this.finish(tid, prev, undefined, "", "", null);
         this.open.set(tid, {
-          nr,
           name,
-          f,
+          x0: f[5],
+          x1: f[6],
+          x2: f[7],
+          path: rest(f, 8),
           ns: r.ns,
           line: r.line,
           argv: p?.argv,
@@ -379,7 +435,7 @@ export class EbpfLogParser implements LineParser {
         const prev = this.open.get(tid);
         if (prev !== undefined) {
           this.open.delete(tid);
-          this.finish(tid, prev, undefined, r.line);
+          this.finish(tid, prev, undefined, "", "", null);
         }
         this.pending.delete(tid);
         const open = kind === "O";
@@ -394,35 +450,17 @@ export class EbpfLogParser implements LineParser {
             if (wb > 0) this.items.push(this.rec(tid, ts, "write", [fd], String(wb), wb, r.line));
           }
         }
-        const call: Open = {
-          nr,
-          name,
-          f: open
-            ? [
-                "S",
-                f[1] ?? "",
-                f[2] ?? "",
-                f[3] ?? "",
-                f[4] ?? "",
-                f[5] ?? "",
-                f[6] ?? "",
-                "0",
-                ...f.slice(9),
-              ]
-            : f.slice(0, 8),
-          ns: r.ns,
-          line: r.line,
-          argv: undefined,
-          second: undefined,
-          addr: undefined,
-        };
-        const ret = open ? [f[7] ?? "", f[8] ?? ""] : [f[8] ?? ""];
-        this.finish(
-          tid,
-          call,
-          ["E", f[1] ?? "", f[2] ?? "", f[3] ?? "", open ? "open" : "-", ...ret],
-          r.line,
-        );
+        // one call object reused: finish keeps none of it
+        const call = this.call;
+        call.name = name;
+        call.x0 = f[5] ?? "";
+        call.x1 = f[6] ?? "";
+        call.x2 = open ? "0" : (f[7] ?? "");
+        call.path = open ? rest(f, 9) : "";
+        call.ns = r.ns;
+        call.line = r.line;
+        if (open) this.finish(tid, call, "open", f[7] ?? "", f[8] ?? "", null);
+        else this.finish(tid, call, "-", f[8] ?? "", "", null);
         return;
       }
       case "A": {
@@ -450,7 +488,7 @@ export class EbpfLogParser implements LineParser {
         const p = this.pending.get(tid);
         if (p?.addr !== undefined && o.addr === undefined) o.addr = p.addr;
         this.pending.delete(tid);
-        this.finish(tid, o, f, r.line);
+        this.finish(tid, o, f[4], f[5], f[6], f);
         return;
       }
       case "R": {
@@ -476,7 +514,7 @@ export class EbpfLogParser implements LineParser {
         const o = this.open.get(tid);
         if (o !== undefined) {
           this.open.delete(tid);
-          this.finish(tid, o, undefined, r.line);
+          this.finish(tid, o, undefined, "", "", null);
         }
         this.pending.delete(tid);
         this.known.delete(tid);
@@ -508,18 +546,18 @@ export class EbpfLogParser implements LineParser {
    * before the trace began. Its process starts as attached; a thread of it is announced by a clone
    * of its process with CLONE_THREAD, so that it is not taken for a process.
    */
-  private attached(tid: number, pid: number, r: Raw): void {
-    const ts = this.us(r.ns);
+  private attached(tid: number, pid: number, ns: number, line: number): void {
+    const ts = this.us(ns);
     if (!Number.isNaN(pid) && pid !== tid && pid > 0) {
       if (!this.known.has(pid)) {
-        this.items.push({ type: "attached", tid: pid, ts, line: r.line });
-        this.attachedCwd(pid, ts, r.line);
+        this.items.push({ type: "attached", tid: pid, ts, line });
+        this.attachedCwd(pid, ts, line);
         this.know(pid);
       }
-      this.items.push(this.rec(pid, ts, "clone", ["0x10000"], String(tid), tid, r.line));
+      this.items.push(this.rec(pid, ts, "clone", ["0x10000"], String(tid), tid, line));
     } else {
-      this.items.push({ type: "attached", tid, ts, line: r.line });
-      this.attachedCwd(tid, ts, r.line);
+      this.items.push({ type: "attached", tid, ts, line });
+      this.attachedCwd(tid, ts, line);
     }
     this.know(tid);
   }
@@ -551,18 +589,28 @@ export class EbpfLogParser implements LineParser {
     return r;
   }
 
-  /** An S line and its E line (undefined: the thread exited, or began another call, first) → a record. */
-  private finish(tid: number, o: Open, e: string[] | undefined, _endLine: number): void {
-    const f = o.f;
+  /**
+   * A call and how it ended → a record. `end`: the E line's kind (`-`, `open`, `pair`, `accept`;
+   * undefined: the thread exited, or began another call, first), `ret` and `e6` its fifth and sixth
+   * fields, `e` the whole E line when there is one (pair and accept read further fields).
+   */
+  private finish(
+    tid: number,
+    o: Open,
+    end: string | undefined,
+    ret: string | undefined,
+    e6: string | undefined,
+    e: string[] | null,
+  ): void {
     // the program prints arguments as the raw 64-bit registers: C ints are their low 32 bits
-    const x0 = int32(f[5]);
-    const x1 = int32(f[6]);
-    const x2 = int32(f[7]);
-    const path = f.length > 8 ? f.slice(8).join("\t") : "";
+    const x0 = int32(o.x0);
+    const x1 = int32(o.x1);
+    const x2 = int32(o.x2);
+    const path = o.path;
     const ts = this.us(o.ns);
-    const retNum = e !== undefined ? Number(e[5]) : Number.NaN;
+    const retNum = end !== undefined ? Number(ret) : Number.NaN;
     const rec: SyscallRecord = { tid, ts, name: o.name, args: [], ret: "?", line: o.line };
-    if (e === undefined || Number.isNaN(retNum)) rec.incomplete = true;
+    if (end === undefined || Number.isNaN(retNum)) rec.incomplete = true;
     else if (retNum < 0 && retNum > -4096) {
       rec.ret = "-1";
       rec.retval = -1;
@@ -571,7 +619,7 @@ export class EbpfLogParser implements LineParser {
       rec.ret = String(retNum);
       rec.retval = retNum;
     }
-    const dir = (d: string) => (num(d) === AT_FDCWD ? "AT_FDCWD" : d);
+    const dir = dirText;
     switch (o.name) {
       case "openat":
         rec.args = [dir(x0), quoteC(path), x1];
@@ -641,12 +689,12 @@ export class EbpfLogParser implements LineParser {
         break;
       case "pipe":
       case "pipe2": {
-        const fds = e !== undefined && e[4] === "pair" ? `[${e[6]}, ${e[7]}]` : "0x0";
+        const fds = e !== null && end === "pair" ? `[${e6}, ${e[7]}]` : "0x0";
         rec.args = [fds, num(x0) & O_CLOEXEC ? "O_CLOEXEC" : "0"];
         break;
       }
       case "socketpair": {
-        const fds = e !== undefined && e[4] === "pair" ? `[${e[6]}, ${e[7]}]` : "0x0";
+        const fds = e !== null && end === "pair" ? `[${e6}, ${e[7]}]` : "0x0";
         rec.args = [domainText(num(x0)), sockTypeText(num(x1)), x2, fds];
         break;
       }
@@ -660,8 +708,8 @@ export class EbpfLogParser implements LineParser {
       case "accept":
       case "accept4": {
         const sa =
-          e !== undefined && e[4] === "accept"
-            ? sockaddrText(num(e[6]), e[7] ?? "0", e.slice(8).join("\t"), o.addr)
+          e !== null && end === "accept"
+            ? sockaddrText(num(e6), e[7] ?? "0", e.slice(8).join("\t"), o.addr)
             : "NULL";
         rec.args = [x0, sa, "NULL", num(x1) & SOCK_CLOEXEC ? "SOCK_CLOEXEC" : "0"];
         break;
@@ -669,8 +717,8 @@ export class EbpfLogParser implements LineParser {
       default:
         rec.args = [x0, x1, x2];
     }
-    if (e !== undefined && e[4] === "open" && rec.retval !== undefined && rec.retval >= 0) {
-      rec.created = e[6] === "1";
+    if (end === "open" && rec.retval !== undefined && rec.retval >= 0) {
+      rec.created = e6 === "1";
     }
     this.items.push(rec);
   }
