@@ -48,6 +48,22 @@ describe("line batches", () => {
     expect(s.push(Buffer.from("def\n"))?.lines).toEqual(["abcdef"]);
   });
 
+  it("keeps a copy of what it carries over: the caller may reuse the chunk's memory", () => {
+    const s = new LineSplitter();
+    const buf = Buffer.alloc(8);
+    const feed = (text: string) => {
+      const n = buf.write(text);
+      const batch = s.push(buf.subarray(0, n));
+      buf.fill(0x58); // the next read overwrites the buffer
+      return batch?.lines ?? null;
+    };
+    expect(feed("a\nbcd")).toEqual(["a"]);
+    expect(feed("efgh")).toBeNull();
+    expect(feed("ij\nk\n")).toEqual(["bcdefghij", "k"]);
+    expect(feed("tail")).toBeNull();
+    expect(s.end()?.lines).toEqual(["tail"]);
+  });
+
   it("follows a file while it grows, until the writer is done", async () => {
     const dir = tempDir();
     const file = join(dir, "growing.log");

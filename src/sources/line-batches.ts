@@ -36,7 +36,8 @@ const NL = 10;
 /**
  * Splits byte chunks into batches of whole lines. Only the bytes after the last newline of a chunk
  * are carried over (as bytes, so a multi-byte character cut by the chunk boundary stays whole), and
- * each chunk is decoded once: no per-line reads, no concatenation of big strings.
+ * each chunk is decoded once: no per-line reads, no concatenation of big strings. What is carried
+ * over is a copy: the caller may reuse a chunk's memory once push returns (followFileLines does).
  */
 export class LineSplitter {
   /** the bytes after the last newline seen, in the chunks they came in (joined once, at the newline) */
@@ -49,7 +50,7 @@ export class LineSplitter {
     if (last < 0) {
       // a line longer than a chunk: kept in pieces, so a very long line costs linear time
       if (chunk.length > 0) {
-        this.carry.push(chunk);
+        this.carry.push(Buffer.from(chunk));
         this.carryBytes += chunk.length;
       }
       return null;
@@ -61,7 +62,7 @@ export class LineSplitter {
     } else {
       head = chunk.subarray(0, last);
     }
-    this.carry = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : [];
+    this.carry = last + 1 < chunk.length ? [Buffer.from(chunk.subarray(last + 1))] : [];
     this.carryBytes = chunk.length - last - 1;
     return this.makeBatch(head.toString("utf8"), head.length + 1);
   }
@@ -133,12 +134,14 @@ export async function* followFileLines(path: string, opts: FollowOptions): Async
   const poll = opts.pollMs ?? 25;
   const splitter = new LineSplitter();
   const fh = await open(path, "r");
+  // one buffer for every read: the splitter copies what it keeps (a fresh 1 MB buffer per read was an
+  // mmap and munmap each, thousands per traced run, as a growing log is read a few kB at a time)
+  const buf = Buffer.allocUnsafe(size);
   try {
     let pos = 0;
     let quietSince = Date.now();
     for (;;) {
       const wasFinished = finished;
-      const buf = Buffer.allocUnsafe(size);
       const { bytesRead } = await fh.read(buf, 0, size, pos);
       if (bytesRead > 0) {
         pos += bytesRead;
