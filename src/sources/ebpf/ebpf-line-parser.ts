@@ -165,6 +165,8 @@ function num(s: string | undefined): number {
   return Number.parseInt(s, 10);
 }
 
+const byTime = (a: Raw, b: Raw): number => a.ns - b.ns || a.seq - b.seq;
+
 /** a directory fd argument as strace prints it */
 function dirText(d: string): string {
   return num(d) === AT_FDCWD ? "AT_FDCWD" : d;
@@ -352,17 +354,33 @@ export class EbpfLogParser implements LineParser {
     }
   }
 
+  /**
+   * The held lines at or before the watermark, in (time, arrival) order. Only those are sorted: a
+   * trace read as it is written comes in thousands of small pushes, and sorting everything held at
+   * each (as before) sorted each line many times over.
+   */
   private release(watermark: number, all: boolean): void {
     const held = this.held;
     if (held.length === 0) return;
-    held.sort((a, b) => a.ns - b.ns || a.seq - b.seq);
-    let k = held.length;
-    if (!all) {
-      k = 0;
-      while (k < held.length && (held[k] as Raw).ns <= watermark) k++;
+    let ready = held;
+    if (all) this.held = [];
+    else {
+      let n = 0;
+      for (let i = 0; i < held.length; i++) if ((held[i] as Raw).ns <= watermark) n++;
+      if (n === 0) return;
+      if (n < held.length) {
+        ready = [];
+        const keep: Raw[] = [];
+        for (let i = 0; i < held.length; i++) {
+          const r = held[i] as Raw;
+          if (r.ns <= watermark) ready.push(r);
+          else keep.push(r);
+        }
+        this.held = keep;
+      } else this.held = [];
     }
-    for (let i = 0; i < k; i++) this.line(held[i] as Raw);
-    this.held = k === held.length ? [] : held.slice(k);
+    ready.sort(byTime);
+    for (let i = 0; i < ready.length; i++) this.line(ready[i] as Raw);
   }
 
   private us(ns: number): number {
