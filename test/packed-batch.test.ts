@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { packBatch, STEP_NUMS, unpackSteps } from "../src/store/packed-batch.js";
+import { packBatch, packedBuffers, STEP_NUMS, unpackSteps } from "../src/store/packed-batch.js";
 import type { Step } from "../src/store/store-types.js";
 
 const step = (seq: number, over: Partial<Step> = {}): Step => ({
@@ -42,5 +42,27 @@ describe("packBatch steps", () => {
     const back = structuredClone(b);
     expect(unpackSteps(back)).toEqual(steps);
     expect(unpackSteps(back)[0]).not.toHaveProperty("queries");
+  });
+
+  it("sends each resource once, however many steps name it", () => {
+    const again = [step(1), step(2), step(3, { resource: "/tmp/f1" }), step(4, { resource: "/tmp/f2" })];
+    const b = packBatch({ nodes: [], edges: [], steps: again, problems: [] }, { packSteps: true });
+    expect(b.stepStrs).toEqual(["/tmp/f1", "/tmp/f2"]);
+    expect(unpackSteps(structuredClone(b))).toEqual(again);
+  });
+
+  it("names the typed arrays' memory to transfer, never the shared empty one", () => {
+    const none = packBatch({ nodes: [], edges: [], steps: [], problems: [] }, { packSteps: true });
+    expect(packedBuffers(none)).toEqual([]);
+    const b = packBatch({ nodes: [], edges: [], steps, problems: [] }, { packSteps: true });
+    const moved = packedBuffers(b);
+    expect(moved).toEqual([b.stepNums.buffer]);
+    const back = structuredClone(b, { transfer: moved });
+    expect(b.stepNums.length).toBe(0);
+    expect(unpackSteps(back)).toEqual(steps);
+    // the next batch without steps still has its (empty) array
+    expect(
+      packBatch({ nodes: [], edges: [], steps: [], problems: [] }, { packSteps: true }).stepNums.length,
+    ).toBe(0);
   });
 });

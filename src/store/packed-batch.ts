@@ -44,12 +44,12 @@ export interface PackedBatch {
   /**
    * Steps packed (`packSteps`, what crosses to the store worker): STEP_NUMS numbers per step: seq,
    * pid, call (index in `words`), count, bytes, errors, start, end, dur, ret (index in `words`, -1:
-   * null). A structured clone of 150k step objects (every key of every object written and read back)
+   * null), resource (index in `stepStrs`). A structured clone of 150k step objects (every key of every object written and read back)
    * took about 0.8 CPU-s of the traced eBPF bench job; the same steps as numbers and one string each,
    * a fraction of that.
    */
   stepNums: Float64Array;
-  /** the resource of each packed step */
+  /** the packed steps' resources, each once (a file's open, read and close steps name it thrice) */
   stepStrs: string[];
   /** the database queries of the packed steps that have some: [step index, queries, …] */
   stepQueries: Array<number | string[]>;
@@ -59,7 +59,7 @@ export interface PackedBatch {
 export const NODE_NUMS = 6;
 export const NODE_STRS = 3;
 export const EDGE_NUMS = 9;
-export const STEP_NUMS = 10;
+export const STEP_NUMS = 11;
 
 export interface PackOptions {
   /** pack the steps too (stepNums, stepStrs), for a batch that crosses to another thread */
@@ -185,7 +185,7 @@ export function packBatch(batch: Batch, opts: PackOptions = {}): PackedBatch {
   const stepQueries: Array<number | string[]> = [];
   if (opts.packSteps === true && steps.length > 0) {
     stepNums = new Float64Array(steps.length * STEP_NUMS);
-    stepStrs = new Array<string>(steps.length);
+    const resources = new Words();
     i = 0;
     j = 0;
     for (const s of steps) {
@@ -199,11 +199,12 @@ export function packBatch(batch: Batch, opts: PackOptions = {}): PackedBatch {
       stepNums[i + 7] = s.end;
       stepNums[i + 8] = s.dur;
       stepNums[i + 9] = s.ret === null ? -1 : words.of(s.ret);
-      stepStrs[j] = s.resource;
+      stepNums[i + 10] = resources.of(s.resource);
       if (s.queries !== undefined) stepQueries.push(j, s.queries);
       i += STEP_NUMS;
       j++;
     }
+    stepStrs = [...resources.index.keys()];
     steps = [];
   }
   return {
@@ -223,6 +224,18 @@ export function packBatch(batch: Batch, opts: PackOptions = {}): PackedBatch {
 
 const NO_NUMS = new Float64Array(0);
 
+/**
+ * The typed arrays' memory of a packed batch, to transfer to the store worker instead of copying it
+ * (the batch's arrays are unusable here afterwards). The shared empty array is never among them.
+ */
+export function packedBuffers(b: PackedBatch): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const a of [b.nodeNums, b.edgeNums, b.stepNums]) {
+    if (a.byteLength > 0 && a.buffer instanceof ArrayBuffer) out.push(a.buffer);
+  }
+  return out;
+}
+
 /** The steps of a packed batch as objects: `steps`, then those packed in `stepNums`. */
 export function unpackSteps(b: PackedBatch): Step[] {
   const n = b.stepNums.length / STEP_NUMS;
@@ -237,7 +250,7 @@ export function unpackSteps(b: PackedBatch): Step[] {
       seq: nums[i] as number,
       pid: nums[i + 1] as number,
       call: words[nums[i + 2] as number] as string,
-      resource: b.stepStrs[r] as string,
+      resource: b.stepStrs[nums[i + 10] as number] as string,
       count: nums[i + 3] as number,
       bytes: nums[i + 4] as number,
       errors: nums[i + 5] as number,

@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
 import { startThread } from "../util/threads.js";
-import { type PackedBatch, packBatch } from "./packed-batch.js";
+import { type PackedBatch, packBatch, packedBuffers } from "./packed-batch.js";
 import { StoreError } from "./store-error.js";
 import type {
   Batch,
@@ -135,21 +135,27 @@ export class WorkerStore implements GraphStore {
     if (this.dead !== null) throw this.dead;
   }
 
-  private send(op: string, args: unknown[], detached = false): Promise<unknown> {
+  /** `transfer`: memory moved to the worker, not copied (unusable here afterwards) */
+  private send(
+    op: string,
+    args: unknown[],
+    detached = false,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<unknown> {
     const id = this.nextId++;
     const done = new Promise<unknown>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
     });
     this.setRef();
-    this.worker.postMessage({ id, op, args, detached } satisfies WorkerRequest);
+    this.worker.postMessage({ id, op, args, detached } satisfies WorkerRequest, transfer);
     return done;
   }
 
   /** A request whose answer the caller waits for. */
-  private async call(op: string, args: unknown[]): Promise<unknown> {
+  private async call(op: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<unknown> {
     this.check();
     try {
-      return await this.send(op, args);
+      return await this.send(op, args, false, transfer);
     } catch (err) {
       // refused because an earlier detached write failed: that failure is now reported
       if (this.failure !== null && err instanceof StoreError) {
@@ -183,14 +189,14 @@ export class WorkerStore implements GraphStore {
     }
     if (!this.knownRuns.has(runId)) {
       // first batch of a run this store did not create: wait, so that a missing run is reported here
-      await this.call("appendPacked", [runId, packed]);
+      await this.call("appendPacked", [runId, packed], packedBuffers(packed));
       this.knownRuns.add(runId);
       return;
     }
     this.check();
     // the batch is packed (copied) already: the caller may mutate its objects as soon as we return
     this.inFlight++;
-    this.send("appendPacked", [runId, packed], true).then(
+    this.send("appendPacked", [runId, packed], true, packedBuffers(packed)).then(
       () => this.acked(),
       (err: StoreError) => {
         if (this.failure === null && this.dead === null) this.failure = err;
