@@ -1,4 +1,5 @@
 import { attrsValue, takeAttrsJson } from "../events/attrs-text.js";
+import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
 import type { Batch, Problem, Step } from "./store-types.js";
 
 /** Strings of a small vocabulary, each given an index once per batch. */
@@ -136,90 +137,99 @@ const orNaN = (v: number | null): number => (v === null ? Number.NaN : v);
 /** The value of a nullable column: NaN back to null. */
 export const nullable = (v: number): number | null => (Number.isNaN(v) ? null : v);
 
+/**
+ * One small function per kind of row, each loop compiled (and recompiled as new shapes of rows come)
+ * on its own: one function with the three loops was optimized and thrown away 5–8 times per eBPF
+ * bench ingest, each time compiling the whole.
+ */
 export function packBatch(batch: Batch, opts: PackOptions = {}): PackedBatch {
   const words = new Words();
-  const nodes = batch.nodes;
-  const nodeNums = new Float64Array(nodes.length * NODE_NUMS);
-  const nodeStrs = new Array<string>(nodes.length * NODE_STRS);
-  const nodeKeys: LookupValue[] = [];
-  let i = 0;
-  let j = 0;
-  for (let row = 0; row < nodes.length; row++) {
-    const n = nodes[row] as Batch["nodes"][number];
-    // before takeAttrsJson, which empties a lazy object
-    const [path, pid] = nodeLookupKeys(n.kind, n.attrs);
-    if (path !== null || pid !== null) nodeKeys.push(row, path, pid);
-    nodeNums[i] = n.id;
-    nodeNums[i + 1] = words.of(n.kind);
-    nodeNums[i + 2] = words.of(n.type);
-    nodeNums[i + 3] = n.version;
-    nodeNums[i + 4] = orNaN(n.start);
-    nodeNums[i + 5] = orNaN(n.end);
-    nodeStrs[j] = n.gid;
-    nodeStrs[j + 1] = n.label;
-    nodeStrs[j + 2] = takeAttrsJson(n.attrs);
-    i += NODE_NUMS;
-    j += NODE_STRS;
-  }
-  const edges = batch.edges;
-  const edgeNums = new Float64Array(edges.length * EDGE_NUMS);
-  const edgeStrs = new Array<string>(edges.length);
-  i = 0;
-  j = 0;
-  for (const e of edges) {
-    edgeNums[i] = e.id;
-    edgeNums[i + 1] = words.of(e.type);
-    edgeNums[i + 2] = words.of(e.op);
-    edgeNums[i + 3] = e.from;
-    edgeNums[i + 4] = e.to;
-    edgeNums[i + 5] = orNaN(e.ts);
-    edgeNums[i + 6] = orNaN(e.tsEnd);
-    edgeNums[i + 7] = e.count;
-    edgeNums[i + 8] = e.bytes;
-    edgeStrs[j++] = takeAttrsJson(e.attrs);
-    i += EDGE_NUMS;
-  }
-  let steps = batch.steps;
-  let stepNums = NO_NUMS;
-  let stepStrs: string[] = [];
-  const stepQueries: Array<number | string[]> = [];
-  if (opts.packSteps === true && steps.length > 0) {
-    stepNums = new Float64Array(steps.length * STEP_NUMS);
-    const resources = new Words();
-    i = 0;
-    j = 0;
-    for (const s of steps) {
-      stepNums[i] = s.seq;
-      stepNums[i + 1] = s.pid;
-      stepNums[i + 2] = words.of(s.call);
-      stepNums[i + 3] = s.count;
-      stepNums[i + 4] = s.bytes;
-      stepNums[i + 5] = s.errors;
-      stepNums[i + 6] = s.start;
-      stepNums[i + 7] = s.end;
-      stepNums[i + 8] = s.dur;
-      stepNums[i + 9] = s.ret === null ? -1 : words.of(s.ret);
-      stepNums[i + 10] = resources.of(s.resource);
-      if (s.queries !== undefined) stepQueries.push(j, s.queries);
-      i += STEP_NUMS;
-      j++;
-    }
-    stepStrs = [...resources.index.keys()];
-    steps = [];
-  }
+  const nodes = packNodes(batch.nodes, words);
+  const edges = packEdges(batch.edges, words);
+  const packSteps = opts.packSteps === true && batch.steps.length > 0;
+  const steps = packSteps ? packStepRows(batch.steps, words) : null;
   return {
-    nodeNums,
-    nodeStrs,
-    nodeKeys,
-    edgeNums,
-    edgeStrs,
+    nodeNums: nodes.nums,
+    nodeStrs: nodes.strs,
+    nodeKeys: nodes.keys,
+    edgeNums: edges.nums,
+    edgeStrs: edges.strs,
     words: [...words.index.keys()],
-    steps,
-    stepNums,
-    stepStrs,
-    stepQueries,
+    steps: packSteps ? [] : batch.steps,
+    stepNums: steps?.nums ?? NO_NUMS,
+    stepStrs: steps?.strs ?? [],
+    stepQueries: steps?.queries ?? [],
     problems: batch.problems,
   };
+}
+
+function packNodes(
+  nodes: readonly GraphNode[],
+  words: Words,
+): { nums: Float64Array; strs: string[]; keys: LookupValue[] } {
+  const nums = new Float64Array(nodes.length * NODE_NUMS);
+  const strs = new Array<string>(nodes.length * NODE_STRS);
+  const keys: LookupValue[] = [];
+  for (let r = 0, i = 0, j = 0; r < nodes.length; r++, i += NODE_NUMS, j += NODE_STRS) {
+    const n = nodes[r] as GraphNode;
+    // before takeAttrsJson, which empties a lazy object
+    const [path, pid] = nodeLookupKeys(n.kind, n.attrs);
+    if (path !== null || pid !== null) keys.push(r, path, pid);
+    nums[i] = n.id;
+    nums[i + 1] = words.of(n.kind);
+    nums[i + 2] = words.of(n.type);
+    nums[i + 3] = n.version;
+    nums[i + 4] = orNaN(n.start);
+    nums[i + 5] = orNaN(n.end);
+    strs[j] = n.gid;
+    strs[j + 1] = n.label;
+    strs[j + 2] = takeAttrsJson(n.attrs);
+  }
+  return { nums, strs, keys };
+}
+
+function packEdges(edges: readonly GraphEdge[], words: Words): { nums: Float64Array; strs: string[] } {
+  const nums = new Float64Array(edges.length * EDGE_NUMS);
+  const strs = new Array<string>(edges.length);
+  for (let r = 0, i = 0; r < edges.length; r++, i += EDGE_NUMS) {
+    const e = edges[r] as GraphEdge;
+    nums[i] = e.id;
+    nums[i + 1] = words.of(e.type);
+    nums[i + 2] = words.of(e.op);
+    nums[i + 3] = e.from;
+    nums[i + 4] = e.to;
+    nums[i + 5] = orNaN(e.ts);
+    nums[i + 6] = orNaN(e.tsEnd);
+    nums[i + 7] = e.count;
+    nums[i + 8] = e.bytes;
+    strs[r] = takeAttrsJson(e.attrs);
+  }
+  return { nums, strs };
+}
+
+function packStepRows(
+  steps: readonly Step[],
+  words: Words,
+): { nums: Float64Array; strs: string[]; queries: Array<number | string[]> } {
+  const nums = new Float64Array(steps.length * STEP_NUMS);
+  const resources = new Words();
+  const queries: Array<number | string[]> = [];
+  for (let r = 0, i = 0; r < steps.length; r++, i += STEP_NUMS) {
+    const s = steps[r] as Step;
+    nums[i] = s.seq;
+    nums[i + 1] = s.pid;
+    nums[i + 2] = words.of(s.call);
+    nums[i + 3] = s.count;
+    nums[i + 4] = s.bytes;
+    nums[i + 5] = s.errors;
+    nums[i + 6] = s.start;
+    nums[i + 7] = s.end;
+    nums[i + 8] = s.dur;
+    nums[i + 9] = s.ret === null ? -1 : words.of(s.ret);
+    nums[i + 10] = resources.of(s.resource);
+    if (s.queries !== undefined) queries.push(r, s.queries);
+  }
+  return { nums, strs: [...resources.index.keys()], queries };
 }
 
 const NO_NUMS = new Float64Array(0);

@@ -440,47 +440,9 @@ export class EbpfLogParser implements LineParser {
         return;
       }
       case "O":
-      case "C": {
-        // a call printed once, when it returned: `C ns tid pid nr x0 x1 x2 ret` (close: x1 and x2 the
-        // fd's read and write bytes; fcntl),
-        // `O ns tid pid nr dirfd flags ret created path` (an open)
-        const nr = num(f[4]);
-        const name = syscallName(this.arch, nr);
-        if (name === undefined) {
-          this.problem(r.line, `unknown system call number ${f[4]}`, f.join("\t"));
-          return;
-        }
-        const prev = this.open.get(tid);
-        if (prev !== undefined) {
-          this.open.delete(tid);
-          this.finish(tid, prev, undefined, "", "", null);
-        }
-        this.pending.delete(tid);
-        const open = kind === "O";
-        if (!open && name === "close") {
-          // the fd's read and write sums ride on the close (x1, x2): they come before it
-          const rb = num(f[6]);
-          const wb = num(f[7]);
-          if (rb > 0 || wb > 0) {
-            const fd = int32(f[5]);
-            const ts = this.us(r.ns);
-            if (rb > 0) this.items.push(this.rec(tid, ts, "read", [fd], String(rb), rb, r.line));
-            if (wb > 0) this.items.push(this.rec(tid, ts, "write", [fd], String(wb), wb, r.line));
-          }
-        }
-        // one call object reused: finish keeps none of it
-        const call = this.call;
-        call.name = name;
-        call.x0 = f[5] ?? "";
-        call.x1 = f[6] ?? "";
-        call.x2 = open ? "0" : (f[7] ?? "");
-        call.path = open ? rest(f, 9) : "";
-        call.ns = r.ns;
-        call.line = r.line;
-        if (open) this.finish(tid, call, "open", f[7] ?? "", f[8] ?? "", null);
-        else this.finish(tid, call, "-", f[8] ?? "", "", null);
+      case "C":
+        this.printed(r, f, tid, kind === "O");
         return;
-      }
       case "A": {
         const p = this.pend(tid);
         const i = num(f[3]);
@@ -554,6 +516,48 @@ export class EbpfLogParser implements LineParser {
     }
   }
 
+  /**
+   * A call printed once, when it returned: `C ns tid pid nr x0 x1 x2 ret` (close: x1 and x2 the fd's
+   * read and write bytes; fcntl), `O ns tid pid nr dirfd flags ret created path` (an open). Apart from
+   * line(), so that line() stays small for the compiler: these are most of the lines.
+   */
+  private printed(r: Raw, f: string[], tid: number, open: boolean): void {
+    const nr = num(f[4]);
+    const name = syscallName(this.arch, nr);
+    if (name === undefined) {
+      this.problem(r.line, `unknown system call number ${f[4]}`, f.join("\t"));
+      return;
+    }
+    const prev = this.open.get(tid);
+    if (prev !== undefined) {
+      this.open.delete(tid);
+      this.finish(tid, prev, undefined, "", "", null);
+    }
+    this.pending.delete(tid);
+    if (!open && name === "close") {
+      // the fd's read and write sums ride on the close (x1, x2): they come before it
+      const rb = num(f[6]);
+      const wb = num(f[7]);
+      if (rb > 0 || wb > 0) {
+        const fd = int32(f[5]);
+        const ts = this.us(r.ns);
+        if (rb > 0) this.items.push(this.rec(tid, ts, "read", [fd], String(rb), rb, r.line));
+        if (wb > 0) this.items.push(this.rec(tid, ts, "write", [fd], String(wb), wb, r.line));
+      }
+    }
+    // one call object reused: finish keeps none of it
+    const call = this.call;
+    call.name = name;
+    call.x0 = f[5] ?? "";
+    call.x1 = f[6] ?? "";
+    call.x2 = open ? "0" : (f[7] ?? "");
+    call.path = open ? rest(f, 9) : "";
+    call.ns = r.ns;
+    call.line = r.line;
+    if (open) this.finish(tid, call, "open", f[7] ?? "", f[8] ?? "", null);
+    else this.finish(tid, call, "-", f[8] ?? "", "", null);
+  }
+
   private know(tid: number): void {
     if (this.known.size >= 1_000_000) this.known.clear();
     this.known.add(tid);
@@ -624,7 +628,6 @@ export class EbpfLogParser implements LineParser {
     const x0 = int32(o.x0);
     const x1 = int32(o.x1);
     const x2 = int32(o.x2);
-    const path = o.path;
     const ts = this.us(o.ns);
     const retNum = end !== undefined ? Number(ret) : Number.NaN;
     const rec: SyscallRecord = { tid, ts, name: o.name, args: [], ret: "?", line: o.line };
@@ -637,108 +640,107 @@ export class EbpfLogParser implements LineParser {
       rec.ret = String(retNum);
       rec.retval = retNum;
     }
+    const name = o.name;
+    rec.args =
+      name === "openat"
+        ? [dirText(x0), quoteC(o.path), x1]
+        : name === "close"
+          ? [x0]
+          : this.args(o, x0, x1, x2, end, e6, e);
+    if (end === "open" && rec.retval !== undefined && rec.retval >= 0) {
+      rec.created = e6 === "1";
+    }
+    this.items.push(rec);
+  }
+
+  /** The arguments of a record as strace prints them (finish: all calls but openat and close). */
+  private args(
+    o: Open,
+    x0: string,
+    x1: string,
+    x2: string,
+    end: string | undefined,
+    e6: string | undefined,
+    e: string[] | null,
+  ): string[] {
+    const path = o.path;
     const dir = dirText;
     switch (o.name) {
       case "openat":
-        rec.args = [dir(x0), quoteC(path), x1];
-        break;
+        return [dir(x0), quoteC(path), x1];
       case "openat2":
-        rec.args = [dir(x0), quoteC(path), `{flags=${x1}, mode=0, resolve=0}`];
-        break;
+        return [dir(x0), quoteC(path), `{flags=${x1}, mode=0, resolve=0}`];
       case "open":
-        rec.args = [quoteC(path), x1];
-        break;
+        return [quoteC(path), x1];
       case "creat":
-        rec.args = [quoteC(path)];
-        break;
+        return [quoteC(path)];
       case "unlink":
       case "rmdir":
       case "mkdir":
       case "chdir":
       case "truncate":
-        rec.args = [quoteC(path)];
-        break;
+        return [quoteC(path)];
       case "unlinkat":
-        rec.args = [dir(x0), quoteC(path), num(x1) & AT_REMOVEDIR ? "AT_REMOVEDIR" : "0"];
-        break;
+        return [dir(x0), quoteC(path), num(x1) & AT_REMOVEDIR ? "AT_REMOVEDIR" : "0"];
       case "mkdirat":
-        rec.args = [dir(x0), quoteC(path), "0777"];
-        break;
+        return [dir(x0), quoteC(path), "0777"];
       case "ftruncate":
       case "fchdir":
       case "dup":
       case "close":
-        rec.args = [x0];
-        break;
+        return [x0];
       case "listen":
-        rec.args = [x0, x1];
-        break;
+        return [x0, x1];
       case "rename":
       case "link":
       case "symlink":
-        rec.args = [quoteC(path), quoteC(o.second?.path ?? "")];
         if (o.second === undefined) this.problem(o.line, `${o.name} without its second path`);
-        break;
+        return [quoteC(path), quoteC(o.second?.path ?? "")];
       case "renameat":
       case "renameat2":
       case "linkat":
-        rec.args = [dir(x0), quoteC(path), dir(o.second?.dirfd ?? "-100"), quoteC(o.second?.path ?? ""), "0"];
         if (o.second === undefined) this.problem(o.line, `${o.name} without its second path`);
-        break;
+        return [dir(x0), quoteC(path), dir(o.second?.dirfd ?? "-100"), quoteC(o.second?.path ?? ""), "0"];
       case "symlinkat":
-        rec.args = [quoteC(path), dir(o.second?.dirfd ?? "-100"), quoteC(o.second?.path ?? "")];
         if (o.second === undefined) this.problem(o.line, `${o.name} without its second path`);
-        break;
+        return [quoteC(path), dir(o.second?.dirfd ?? "-100"), quoteC(o.second?.path ?? "")];
       case "execve":
       case "execveat": {
         const argv = o.argv ?? [];
         const text = `[${argv.map((a) => quoteC(a ?? "")).join(", ")}${argv.length >= 48 ? ", ..." : ""}]`;
-        rec.args = o.name === "execve" ? [quoteC(path), text] : [dir(x0), quoteC(path), text, "NULL", "0"];
-        break;
+        return o.name === "execve" ? [quoteC(path), text] : [dir(x0), quoteC(path), text, "NULL", "0"];
       }
       case "dup2":
-        rec.args = [x0, x1];
-        break;
+        return [x0, x1];
       case "dup3":
-        rec.args = [x0, x1, num(x2) & O_CLOEXEC ? "O_CLOEXEC" : "0"];
-        break;
+        return [x0, x1, num(x2) & O_CLOEXEC ? "O_CLOEXEC" : "0"];
       case "fcntl":
-        rec.args = [x0, x1, x2];
-        break;
+        return [x0, x1, x2];
       case "pipe":
       case "pipe2": {
         const fds = e !== null && end === "pair" ? `[${e6}, ${e[7]}]` : "0x0";
-        rec.args = [fds, num(x0) & O_CLOEXEC ? "O_CLOEXEC" : "0"];
-        break;
+        return [fds, num(x0) & O_CLOEXEC ? "O_CLOEXEC" : "0"];
       }
       case "socketpair": {
         const fds = e !== null && end === "pair" ? `[${e6}, ${e[7]}]` : "0x0";
-        rec.args = [domainText(num(x0)), sockTypeText(num(x1)), x2, fds];
-        break;
+        return [domainText(num(x0)), sockTypeText(num(x1)), x2, fds];
       }
       case "socket":
-        rec.args = [domainText(num(x0)), sockTypeText(num(x1)), x2];
-        break;
+        return [domainText(num(x0)), sockTypeText(num(x1)), x2];
       case "connect":
       case "bind":
-        rec.args = [x0, sockaddrText(num(x1), x2, path, o.addr), "16"];
-        break;
+        return [x0, sockaddrText(num(x1), x2, path, o.addr), "16"];
       case "accept":
       case "accept4": {
         const sa =
           e !== null && end === "accept"
             ? sockaddrText(num(e6), e[7] ?? "0", e.slice(8).join("\t"), o.addr)
             : "NULL";
-        rec.args = [x0, sa, "NULL", num(x1) & SOCK_CLOEXEC ? "SOCK_CLOEXEC" : "0"];
-        break;
+        return [x0, sa, "NULL", num(x1) & SOCK_CLOEXEC ? "SOCK_CLOEXEC" : "0"];
       }
       default:
-        rec.args = [x0, x1, x2];
+        return [x0, x1, x2];
     }
-    if (end === "open" && rec.retval !== undefined && rec.retval >= 0) {
-      rec.created = e6 === "1";
-    }
-    this.items.push(rec);
   }
 
   private flushItems(): void {
