@@ -48,6 +48,9 @@ function storeRows(input: string): {
   edges: Raw[];
   ddl: { type: string; sql: string }[];
   records: number;
+  /** the column index of each name, nodes and edges */
+  nodeCol: (name: string) => number;
+  edgeCol: (name: string) => number;
 } {
   const db = join(OUT, "ingest.db");
   for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
@@ -63,10 +66,19 @@ function storeRows(input: string): {
   const ddl = src
     .prepare("SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name IN ('nodes', 'edges')")
     .all() as { type: string; sql: string }[];
-  const nodes = src.prepare("SELECT * FROM nodes").raw().all() as Raw[];
-  const edges = src.prepare("SELECT * FROM edges").raw().all() as Raw[];
+  const nodeStmt = src.prepare("SELECT * FROM nodes").raw();
+  const edgeStmt = src.prepare("SELECT * FROM edges").raw();
+  const colOf = (names: string[]) => (name: string) => {
+    const i = names.indexOf(name);
+    if (i < 0) throw new Error(`the store has no column ${name}`);
+    return i;
+  };
+  const nodeCol = colOf(nodeStmt.columns().map((c) => c.name));
+  const edgeCol = colOf(edgeStmt.columns().map((c) => c.name));
+  const nodes = nodeStmt.all() as Raw[];
+  const edges = edgeStmt.all() as Raw[];
   src.close();
-  return { nodes, edges, ddl, records };
+  return { nodes, edges, ddl, records, nodeCol, edgeCol };
 }
 
 /** CPU seconds of inserting the rows into a fresh database with the given DDL (store pragmas, 5,000-row transactions). */
@@ -109,24 +121,20 @@ const key = (s: string) => createHash("sha256").update(s).digest("base64");
  * 44-character CamFlow id, what exactly-once needs), with or without the lookup indexes (gid, type,
  * relation ends). Read from the backend's own /proc/PID/stat through pg_read_file (superuser).
  */
-function pgCopy(nodes: Raw[], edges: Raw[], lookups: boolean): number | null {
+function pgCopy(rows: ReturnType<typeof storeRows>, lookups: boolean): number | null {
+  const { nodes, edges, nodeCol: n, edgeCol: e } = rows;
   const nf = join(OUT, "nodes.tsv");
   const ef = join(OUT, "edges.tsv");
-  // nodes: run_id id kind type gid version label start end attrs …; edges: run_id id type op src dst … attrs
-  writeFileSync(
-    nf,
-    nodes
-      .map((n) =>
-        [n[0], n[1], n[2], n[3], n[4], n[6], n[9], `${n[3]}:${key(`n${n[1]}`)}`].map(tsv).join("\t"),
-      )
-      .join("\n") + "\n",
-  );
-  writeFileSync(
-    ef,
-    edges
-      .map((e) => [e[0], e[1], e[2], e[4], e[5], e[10], `${e[2]}:${key(`e${e[1]}`)}`].map(tsv).join("\t"))
-      .join("\n") + "\n",
-  );
+  const nodeCols = ["run_id", "id", "kind", "type", "gid", "label", "attrs"].map(n);
+  const edgeCols = ["run_id", "id", "type", "src", "dst", "attrs"].map(e);
+  const [nt, ni, et, ei] = [n("type"), n("id"), e("type"), e("id")];
+  // the key: type + a 44-character id, as a CamFlow id is
+  const nodeLine = (r: Raw) =>
+    [...nodeCols.map((i) => r[i]), `${r[nt]}:${key(`n${r[ni]}`)}`].map(tsv).join("\t");
+  const edgeLine = (r: Raw) =>
+    [...edgeCols.map((i) => r[i]), `${r[et]}:${key(`e${r[ei]}`)}`].map(tsv).join("\t");
+  writeFileSync(nf, `${nodes.map(nodeLine).join("\n")}\n`);
+  writeFileSync(ef, `${edges.map(edgeLine).join("\n")}\n`);
   const ddl = [
     "DROP TABLE IF EXISTS floor_nodes, floor_edges;",
     "CREATE TABLE floor_nodes (run_id int NOT NULL, id bigint NOT NULL, kind text NOT NULL, type text NOT NULL, gid text NOT NULL, label text NOT NULL, attrs text NOT NULL, skey text NOT NULL, PRIMARY KEY (run_id, id));",
@@ -182,13 +190,14 @@ export function floorBench(): string[] {
     }),
   );
   // the goals count the input's elements (nodes + relations as read, duplicates and dangling included)
-  const { nodes, edges, ddl, records: elements } = storeRows(input.path);
+  const rows = storeRows(input.path);
+  const { nodes, edges, ddl, records: elements } = rows;
   // 3. SQLite's inserts, with the store's indexes and with none
   const sqliteStore = least(() => sqliteInsert(nodes, edges, ddl, true));
   const sqliteBare = least(() => sqliteInsert(nodes, edges, ddl, false));
   // 4. PostgreSQL's COPY, keys only and keys + lookups
-  const pgKeys = least(() => pgCopy(nodes, edges, false));
-  const pgFull = least(() => pgCopy(nodes, edges, true));
+  const pgKeys = least(() => pgCopy(rows, false));
+  const pgFull = least(() => pgCopy(rows, true));
   // 5. the peer, python3-prov, in CPU seconds (it runs on one core)
   let pyCpu: number | null = null;
   if (hasPythonProv()) {
