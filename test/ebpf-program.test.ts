@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { untilEndMark } from "../src/capture/ebpf-capture.js";
 import { ebpfProgram, formatFields, possibleCpus, tracepointOffsets } from "../src/capture/ebpf-program.js";
+import type { LineBatch } from "../src/sources/line-batches.js";
 
 /**
  * The tracepoint offsets provflow's eBPF program reads at, taken from the kernel's format files:
@@ -55,7 +57,7 @@ describe("tracepoint offsets for the eBPF program", () => {
     }
     const exit = liveFormat("sched/sched_process_exit") ?? "";
     const gd = /group_dead;\toffset:(\d+);/.exec(exit);
-    expect(o.GROUP_DEAD).toBe(gd ? `*(uint8 *)($a + ${gd[1]})` : "(curtask->signal->live.counter == 0)");
+    expect(o.GROUP_DEAD).toBe(gd ? `*(uint8 *)($a + ${gd[1]})` : "KX_GROUP_EMPTY");
   });
 
   it("tests the thread group itself on a kernel whose exit tracepoint has no group_dead", () => {
@@ -64,8 +66,13 @@ describe("tracepoint offsets for the eBPF program", () => {
         ? "format:\n\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;\n\tfield:pid_t pid;\toffset:24;\tsize:4;\tsigned:1;\n"
         : null,
     );
-    expect(o.GROUP_DEAD).toBe("(curtask->signal->live.counter == 0)");
+    expect(o.GROUP_DEAD).toBe("KX_GROUP_EMPTY");
     expect(o.sys_enter_args).toBe("16");
+    // without BTF offsets, bpftrace's own struct access
+    const text = ebpfProgram({ kind: "tree", tids: [1] }, "x64", undefined, o, {
+      GROUP_EMPTY: "(curtask->signal->live.counter == 0)",
+    });
+    expect(text).toContain("$dead = (curtask->signal->live.counter == 0);");
   });
 
   it("refuses a layout it does not read correctly, and leaves no placeholder in the program", () => {
@@ -83,7 +90,7 @@ describe("tracepoint offsets for the eBPF program", () => {
       tracepointOffsets((e) => (e === "raw_syscalls/sys_enter" ? SYS_ENTER : null)),
     );
     const code = text.replace(/\/\*[\s\S]*?\*\//g, "");
-    expect(code).not.toMatch(/\b(TP|NR)_[A-Za-z]|__[A-Z]+__/);
+    expect(code).not.toMatch(/\b(TP|NR|KX)_[A-Za-z]|__[A-Z]+__/);
     expect(code).not.toMatch(/args->/);
     expect(code).toContain("$id = *(int64 *)($a + 8);");
     expect(text).toContain("@t[42] = 1;");
@@ -108,5 +115,54 @@ describe("tracepoint offsets for the eBPF program", () => {
     );
     expect(exitProbe).toContain("@c[@self] = 10;");
     expect(exitProbe).not.toContain("exit();");
+  });
+});
+
+describe("the end of a trace's log", () => {
+  async function* batches(list: string[][]): AsyncIterable<LineBatch> {
+    let n = 1;
+    for (const lines of list) {
+      yield { lines, firstLine: n, bytes: 0 };
+      n += lines.length;
+    }
+  }
+
+  it("puts provflow's mark on the Z lines of a trace's program, and 0 on an agent's", () => {
+    const code = ebpfProgram({ kind: "tree", tids: [5], endMark: 987654321 }, "x64").replace(
+      /\/\*[\s\S]*?\*\//g,
+      "",
+    );
+    const z = code.match(/printf\("Z[^;]*;/g) ?? [];
+    // the tree's end (before exit(), pushed out of the buffer) and END
+    expect(z).toEqual(Array(2).fill('printf("Z\\t%llu\\t987654321\\n", nsecs);'));
+    const end = code.slice(code.indexOf('printf("Z'), code.indexOf("exit();"));
+    expect(end).toContain("while ($i < 64)");
+    expect(ebpfProgram({ kind: "all", exclude: [] }, "x64")).toContain('printf("Z\\t%llu\\t0\\n", nsecs);');
+  });
+
+  it("stops at the line `Z ns MARK`, not at a Z line with another mark (a path with a newline)", async () => {
+    const seen: string[] = [];
+    let ends = 0;
+    let pulled = 0;
+    async function* source(): AsyncIterable<LineBatch> {
+      for await (const b of batches([
+        ["H\t1\t2\t1\t/", "S\t5\t1\t1\t2\t0\t0\t0\tx", "Z\t6\t999"],
+        ["Z\t7\t4242x", "X\t8\t1\t1\t0\t1", "Z\t9\t4242", "", "@rb[1, 70]: 5"],
+        ["never read"],
+      ])) {
+        pulled++;
+        yield b;
+      }
+    }
+    for await (const b of untilEndMark(source(), 4242, () => ends++)) {
+      expect(ends).toBe(b.lines.includes("Z\t9\t4242") ? 1 : 0);
+      seen.push(...b.lines);
+    }
+    expect(ends).toBe(1);
+    expect(pulled).toBe(2);
+    expect(seen.at(-1)).toBe("Z\t9\t4242");
+    expect(seen).toContain("Z\t6\t999");
+    expect(seen).toContain("Z\t7\t4242x");
+    expect(seen).not.toContain("@rb[1, 70]: 5");
   });
 });

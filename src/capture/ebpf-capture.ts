@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { type EbpfArch, ebpfArch } from "../sources/ebpf/ebpf-syscalls.js";
+import type { LineBatch } from "../sources/line-batches.js";
 import { CaptureError } from "../util/errors.js";
 import { type EbpfScope, ebpfProgram } from "./ebpf-program.js";
 import { whichSync } from "./tracer-command.js";
@@ -110,6 +111,11 @@ export interface EbpfSession {
   stderr(): string;
   /** ask bpftrace to stop (SIGINT: it prints what it holds and ends) */
   stop(): void;
+  /**
+   * kill bpftrace at once (SIGKILL to its group) once its log is complete, without waiting for it:
+   * the kernel detaches its probes as the process goes, which takes a while (tenths of a second)
+   */
+  kill(): void;
 }
 
 /**
@@ -239,6 +245,12 @@ export async function startBpftrace(opts: StartOptions): Promise<EbpfSession> {
     ended = true;
   });
   const session: EbpfSession = {
+    kill: () => {
+      if (child.pid !== undefined && !ended) signalGroup(child.pid, "SIGKILL");
+      // nothing of it keeps provflow waiting: its stderr pipe closes only when the kernel is done
+      child.stderr?.destroy();
+      child.unref();
+    },
     argv,
     child,
     exited,
@@ -275,6 +287,37 @@ export async function startBpftrace(opts: StartOptions): Promise<EbpfSession> {
       throw new CaptureError("bpftrace did not attach its probes within a minute");
     }
     await new Promise((r) => setTimeout(r, 15));
+  }
+}
+
+/**
+ * The log's batches up to the end mark of provflow's program (the line `Z ns MARK`, printed once
+ * everything the traced tree printed is in the log): the batch is cut after it, `onEnd` is called,
+ * and the reading stops there without waiting for bpftrace to end.
+ */
+export async function* untilEndMark(
+  batches: AsyncIterable<LineBatch>,
+  mark: number,
+  onEnd: () => void,
+): AsyncIterable<LineBatch> {
+  const suffix = `\t${mark}`;
+  for await (const batch of batches) {
+    const lines = batch.lines;
+    let end = -1;
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i] as string;
+      if (l.charCodeAt(0) === 90 && l.charCodeAt(1) === 9 && l.endsWith(suffix) && /^Z\t\d+\t\d+$/.test(l)) {
+        end = i;
+        break;
+      }
+    }
+    if (end < 0) {
+      yield batch;
+      continue;
+    }
+    onEnd();
+    yield end + 1 === lines.length ? batch : { ...batch, lines: lines.slice(0, end + 1) };
+    return;
   }
 }
 

@@ -2,11 +2,17 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type EbpfArch, syscallNumbers } from "../sources/ebpf/ebpf-syscalls.js";
 import { CaptureError } from "../util/errors.js";
+import { type KernelBtf, readKernelBtf } from "./kernel-btf.js";
 
 /** Which threads the program follows. */
 export type EbpfScope =
   /** these threads and their descendants (provflow trace); the program ends when the last one ends */
-  | { kind: "tree"; tids: number[] }
+  | {
+      kind: "tree";
+      tids: number[];
+      /** on the Z lines: provflow trace stops reading at `Z ns endMark` (a positive integer) */
+      endMark?: number;
+    }
   /** everything on the machine but provflow and bpftrace themselves (provflow agent --scope all) */
   | { kind: "all"; exclude: number[] }
   | { kind: "uid"; uid: number; exclude: number[] }
@@ -89,7 +95,7 @@ export function tracepointOffsets(
     }
     const name = `${f.event.slice(f.event.indexOf("/") + 1)}_${f.field}`;
     if (f.field === "group_dead") {
-      out.GROUP_DEAD = offset >= 0 ? `*(uint8 *)($a + ${offset})` : "(curtask->signal->live.counter == 0)";
+      out.GROUP_DEAD = offset >= 0 ? `*(uint8 *)($a + ${offset})` : "KX_GROUP_EMPTY";
     } else if (offset < 0) {
       throw new CaptureError(`the kernel's ${f.event} tracepoint has no field ${f.field}`);
     } else out[name] = String(offset);
@@ -98,8 +104,83 @@ export function tracepointOffsets(
 }
 
 /**
+ * The kernel struct fields the program reads, as `KX_<name>` expressions: through offsets taken from
+ * the kernel's BTF when it has them all, with the sizes the program reads (`*(uint64 *)((uint64)curtask
+ * + N)`), else as bpftrace's own `curtask->…` (the same values; bpftrace 0.17 then has clang parse
+ * C definitions it generates from BTF, half a second of its start-up here).
+ *   KX_EXIT_CODE    the exiting task's exit code (as wait(2) encodes it)
+ *   KX_FILE_OF_FD   the struct file of fd `$fd` of the current task (0 when there is none)
+ *   KX_FMODE_OF_F   that file's f_mode (`$f`)
+ *   KX_PARENT_TGID  the pid of the current task's parent
+ *   KX_GROUP_EMPTY  no live thread left in the current task's thread group
+ */
+const KERNEL_FIELDS: Record<string, { path: [string, string, number][]; fallback: string; read: string }> = {
+  EXIT_CODE: { path: [["task_struct", "exit_code", 4]], fallback: "curtask->exit_code", read: "int32" },
+  FILE_OF_FD: {
+    path: [
+      ["task_struct", "files", 8],
+      ["files_struct", "fdt", 8],
+      ["fdtable", "fd", 8],
+    ],
+    fallback: "*(curtask->files->fdt->fd + $fd)",
+    read: "uint64",
+  },
+  FMODE_OF_F: { path: [["file", "f_mode", 4]], fallback: "$f->f_mode", read: "uint32" },
+  PARENT_TGID: {
+    path: [
+      ["task_struct", "real_parent", 8],
+      ["task_struct", "tgid", 4],
+    ],
+    fallback: "curtask->real_parent->tgid",
+    read: "int32",
+  },
+  GROUP_EMPTY: {
+    path: [
+      ["task_struct", "signal", 8],
+      ["signal_struct", "live", 4],
+    ],
+    fallback: "(curtask->signal->live.counter == 0)",
+    read: "int32",
+  },
+};
+
+/** The `KX_` expressions for a kernel's BTF (null: none readable, bpftrace's `curtask->…` forms). */
+export function kernelFieldExprs(
+  btf: KernelBtf | null = readKernelBtf(undefined, [
+    ...new Set(Object.values(KERNEL_FIELDS).flatMap((f) => f.path.map((p) => p[0]))),
+  ]),
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, f] of Object.entries(KERNEL_FIELDS)) {
+    const offs: number[] = [];
+    for (const [struct, member, size] of f.path) {
+      const m = btf?.member(struct, member);
+      if (!m || m.size !== size) break;
+      offs.push(m.offset);
+    }
+    if (offs.length !== f.path.length) {
+      out[name] = f.fallback;
+      continue;
+    }
+    const last = offs.length - 1;
+    // each step but the last reads a pointer; the fd table's entries are 8-byte pointers
+    let base = name === "FMODE_OF_F" ? "$f" : "(uint64)curtask";
+    let expr = "";
+    offs.forEach((off, i) => {
+      const at = `${base} + ${off}`;
+      if (i < last) base = `*(uint64 *)(${at})`;
+      else expr = `*(${f.read} *)(${at})`;
+    });
+    if (name === "FILE_OF_FD") expr = `*(uint64 *)(${expr} + $fd * 8)`;
+    out[name] = name === "GROUP_EMPTY" ? `(${expr} == 0)` : expr;
+  }
+  return out;
+}
+
+/**
  * The output of `provflow trace`'s bpftrace is fully buffered (`-B full`, BUFSIZ = 8 kB): the header
- * is followed by 16 kB of empty lines, so that it reaches the log as soon as the probes are attached.
+ * is followed by 16 kB of empty lines, so that it reaches the log as soon as the probes are attached;
+ * so is the end mark.
  */
 const FLUSH = `$i = 0; while ($i < 64) { printf("${"\\n".repeat(256)}"); $i = $i + 1; }`;
 
@@ -121,12 +202,17 @@ export function possibleCpus(text?: string): number {
   return max >= 0 ? Math.min(max + 1, 4096) : 256;
 }
 
+function endMarkText(mark: number | undefined): string {
+  return mark !== undefined && Number.isSafeInteger(mark) && mark > 0 ? String(mark) : "0";
+}
+
 /** The program for a scope and an architecture: its placeholders filled in. */
 export function ebpfProgram(
   scope: EbpfScope,
   arch: EbpfArch,
   template?: string,
   offsets: Record<string, string> = tracepointOffsets(),
+  fields: Record<string, string> = kernelFieldExprs(),
 ): string {
   const text = template ?? readFileSync(ebpfProgramFile(), "utf8");
   const nrs = syscallNumbers(arch);
@@ -138,7 +224,7 @@ export function ebpfProgram(
   } else {
     roots = "@roots = 0;";
     // $4 started bpftrace (provflow, or the watchdog shell and its `sleep`s): none of them is captured
-    const not = `${scope.exclude.map((p) => ` && pid != ${p | 0}`).join("")} && pid != $4 && curtask->real_parent->tgid != $4`;
+    const not = `${scope.exclude.map((p) => ` && pid != ${p | 0}`).join("")} && pid != $4 && KX_PARENT_TGID != $4`;
     const base =
       scope.kind === "all" ? "1" : scope.kind === "uid" ? `uid == ${scope.uid | 0}` : `cgroup == ${scope.id}`;
     predicate = `(${base}${not})`;
@@ -148,9 +234,13 @@ export function ebpfProgram(
     .replaceAll("__SCOPE__", predicate)
     .replaceAll("__FOLLOW__", scope.kind === "tree" ? "1" : "0")
     .replaceAll("__NCPU__", String(possibleCpus()))
-    .replace(/^(\s*)__FLUSH__$/m, (_m, ind: string) => (scope.kind === "tree" ? `${ind}${FLUSH}` : ""))
+    .replace(/^(\s*)__FLUSH__$/gm, (_m, ind: string) => (scope.kind === "tree" ? `${ind}${FLUSH}` : ""))
+    .replaceAll("__ENDMARK__", scope.kind === "tree" ? endMarkText(scope.endMark) : "0")
     .replace(/\bNR_([a-z0-9_]+)\b/g, (m, name: string) => (Object.hasOwn(nrs, name) ? String(nrs[name]) : m))
     .replace(/\bTP_([A-Za-z0-9_]+)\b/g, (m, name: string) =>
       Object.hasOwn(offsets, name) ? String(offsets[name]) : m,
+    )
+    .replace(/\bKX_([A-Z_]+)\b/g, (m, name: string) =>
+      Object.hasOwn(fields, name) ? String(fields[name]) : m,
     );
 }

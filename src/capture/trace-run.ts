@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomInt } from "node:crypto";
 import { readFileSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { constants as osConstants, tmpdir } from "node:os";
@@ -6,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import type { RunContext } from "../events/event-types.js";
 import { redactArgv } from "../export/redact.js";
 import { type PipelineResult, runPipeline } from "../ingest/ingest-pipeline.js";
-import { followFileLines } from "../sources/line-batches.js";
+import { followFileLines, type LineBatch } from "../sources/line-batches.js";
 import { findFormat } from "../sources/source-registry.js";
 import type { GraphStore, Problem } from "../store/store-types.js";
 import { CaptureError } from "../util/errors.js";
@@ -19,6 +20,7 @@ import {
   spawnGated,
   startBpftrace,
   threadsOf,
+  untilEndMark,
   waitStopped,
 } from "./ebpf-capture.js";
 import { planTracer, preflight, type TracerName, whichSync } from "./tracer-command.js";
@@ -159,7 +161,7 @@ export async function traceCommand(opts: TraceOptions): Promise<TraceOutcome> {
       [
         {
           label: log,
-          batches: followFileLines(log, { done: launch.logDone, idleMs: LIVE_FLUSH_MS }),
+          batches: launch.follow(followFileLines(log, { done: launch.logDone, idleMs: LIVE_FLUSH_MS })),
           parser: format.createParser({ file: log, ctx, attach: ebpf && opts.pid !== null }),
         },
       ],
@@ -217,6 +219,8 @@ interface Launch {
   exited: Promise<Status>;
   /** the log is complete (the tracer has ended) */
   logDone: Promise<unknown>;
+  /** the log's batches as the source reads them (eBPF: up to its end mark) */
+  follow(batches: AsyncIterable<LineBatch>): AsyncIterable<LineBatch>;
   /** let the command run (eBPF: release the gate) */
   go(): void;
   interrupt(): void;
@@ -239,6 +243,7 @@ function launchPtrace(argv: string[], tracer: string, attached: boolean): Launch
     argv,
     exited,
     logDone: exited,
+    follow: (batches) => batches,
     go: () => undefined,
     // the terminal already sent SIGINT to the whole foreground group; when provflow alone got it,
     // pass it on so strace detaches (-p) or the command stops
@@ -305,12 +310,14 @@ async function launchEbpf(opts: TraceOptions, log: string, cwd: string, dir: str
     }
     tids = [g.pid!];
   }
+  // the program's last line is `Z ns endMark`: the log is complete there (see untilEndMark)
+  const endMark = randomInt(1, 2 ** 47);
   let session: EbpfSession;
   try {
     session = await startBpftrace({
       bpftrace,
       arch,
-      scope: { kind: "tree", tids },
+      scope: { kind: "tree", tids, endMark },
       log,
       programFile: join(dir, `provflow-${process.pid}.bt`),
       cwd,
@@ -324,10 +331,22 @@ async function launchEbpf(opts: TraceOptions, log: string, cwd: string, dir: str
   const bpfDone = session.exited;
   let released = false;
   let stopTimer: NodeJS.Timeout | null = null;
+  let endSeen = false;
+  let onEnd: (s: Status) => void = () => undefined;
+  // attached: the recording's end (bpftrace is killed once its log is complete, not awaited)
+  const ended = new Promise<Status>((res) => {
+    onEnd = res;
+  });
   return {
     argv: session.argv,
-    exited: commandExit ?? bpfDone,
+    exited: commandExit ?? Promise.race([bpfDone, ended]),
     logDone: bpfDone,
+    follow: (batches) =>
+      untilEndMark(batches, endMark, () => {
+        endSeen = true;
+        session.kill();
+        onEnd({ code: 0, signal: null });
+      }),
     go: () => {
       released = true;
       if (gate?.pid !== undefined) process.kill(gate.pid, "SIGCONT");
@@ -350,8 +369,10 @@ async function launchEbpf(opts: TraceOptions, log: string, cwd: string, dir: str
     },
     cleanup: async () => {
       if (stopTimer) clearTimeout(stopTimer);
-      session.stop();
-      await bpfDone;
+      if (!endSeen) {
+        session.stop();
+        await bpfDone;
+      }
       await rm(join(dir, `provflow-${process.pid}.bt`), { force: true });
     },
     failed: () => {
