@@ -24,7 +24,7 @@ function btfBlob(names: string[], words: number[], bigEndian: boolean): Buffer {
   w32(words.length * 4, 12);
   w32(words.length * 4, 16);
   w32(strBuf.length, 20);
-  words.forEach((v, i) => w32(v, hdr + i * 4));
+  for (let i = 0; i < words.length; i++) w32(words[i] as number, hdr + i * 4);
   strBuf.copy(buf, hdr + words.length * 4);
   return buf;
 }
