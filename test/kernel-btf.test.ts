@@ -1,6 +1,8 @@
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { kernelFieldExprs } from "../src/capture/ebpf-program.js";
+import { cachedKernelFieldExprs, kernelFieldExprs } from "../src/capture/ebpf-program.js";
 import { KernelBtf, readKernelBtf } from "../src/capture/kernel-btf.js";
 
 /**
@@ -140,4 +142,38 @@ describe("kernel struct members from BTF", () => {
       );
     },
   );
+
+  it("remembers the expressions for the boot, in a file of this user's that others cannot write", () => {
+    const dir = mkdtempSync(join(tmpdir(), "provflow-btf-test-"));
+    try {
+      const file = join(dir, "fields.json");
+      let computed = 0;
+      const compute = () => {
+        computed++;
+        return kernelFieldExprs(sample());
+      };
+      const first = cachedKernelFieldExprs({ file, bootId: "boot-1", compute });
+      expect(computed).toBe(1);
+      expect(cachedKernelFieldExprs({ file, bootId: "boot-1", compute })).toEqual(first);
+      expect(computed).toBe(1);
+      // another boot: computed again
+      cachedKernelFieldExprs({ file, bootId: "boot-2", compute });
+      expect(computed).toBe(2);
+      // a file others may write is not trusted; nor is one with something else than expressions
+      chmodSync(file, 0o666);
+      cachedKernelFieldExprs({ file, bootId: "boot-2", compute });
+      expect(computed).toBe(3);
+      const text = JSON.parse(readFileSync(file, "utf8"));
+      text.fields.EXIT_CODE = "0; } BEGIN { system(1)";
+      writeFileSync(file, JSON.stringify(text), { mode: 0o600 });
+      chmodSync(file, 0o600);
+      expect(cachedKernelFieldExprs({ file, bootId: "boot-2", compute }).EXIT_CODE).toBe(first.EXIT_CODE);
+      expect(computed).toBe(4);
+      // no boot id: nothing remembered
+      cachedKernelFieldExprs({ file, bootId: null, compute });
+      expect(computed).toBe(5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type EbpfArch, syscallNumbers } from "../sources/ebpf/ebpf-syscalls.js";
 import { CaptureError } from "../util/errors.js";
@@ -178,6 +180,60 @@ export function kernelFieldExprs(
 }
 
 /**
+ * kernelFieldExprs, remembered for the boot (the running kernel's BTF cannot change before the next
+ * one): reading and parsing the 5 MB of /sys/kernel/btf/vmlinux is 40-80 ms of every start-up. The
+ * file is this user's own (not writable by others), else it is not used.
+ */
+export function cachedKernelFieldExprs(
+  opts: { file?: string; bootId?: string | null; compute?: () => Record<string, string> } = {},
+): Record<string, string> {
+  const compute = opts.compute ?? (() => kernelFieldExprs());
+  const bootId = opts.bootId !== undefined ? opts.bootId : readBootId();
+  if (bootId === null) return compute();
+  const uid = process.getuid?.() ?? 0;
+  const file = opts.file ?? join(tmpdir(), `provflow-kernel-fields-${uid}.json`);
+  try {
+    const st = lstatSync(file);
+    if (st.isFile() && st.uid === uid && (st.mode & 0o022) === 0) {
+      const got = JSON.parse(readFileSync(file, "utf8")) as {
+        boot?: unknown;
+        fields?: Record<string, unknown>;
+      };
+      const fields = got.fields;
+      if (
+        got.boot === bootId &&
+        fields &&
+        Object.keys(KERNEL_FIELDS).every(
+          (k) => typeof fields[k] === "string" && /^[\w\s*()+$.>=-]+$/.test(fields[k]),
+        )
+      ) {
+        return fields as Record<string, string>;
+      }
+    }
+  } catch {
+    // none yet, or unreadable: computed below
+  }
+  const fields = compute();
+  try {
+    const tmp = `${file}.${process.pid}`;
+    writeFileSync(tmp, JSON.stringify({ boot: bootId, fields }), { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+  } catch {
+    // not remembered: the next run computes them again
+  }
+  return fields;
+}
+
+function readBootId(): string | null {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The output of `provflow trace`'s bpftrace is fully buffered (`-B full`, BUFSIZ = 8 kB): the header
  * is followed by 16 kB of empty lines, so that it reaches the log as soon as the probes are attached;
  * so is the end mark.
@@ -212,7 +268,7 @@ export function ebpfProgram(
   arch: EbpfArch,
   template?: string,
   offsets: Record<string, string> = tracepointOffsets(),
-  fields: Record<string, string> = kernelFieldExprs(),
+  fields: Record<string, string> = cachedKernelFieldExprs(),
 ): string {
   const text = template ?? readFileSync(ebpfProgramFile(), "utf8");
   const nrs = syscallNumbers(arch);
