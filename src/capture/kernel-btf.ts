@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
+import { CaptureError } from "../util/errors.js";
 
 /**
  * Byte offsets of kernel struct members, read from the kernel's BTF (/sys/kernel/btf/vmlinux).
@@ -52,7 +53,7 @@ export class KernelBtf {
     const wanted = structs?.map((n) => Buffer.from(`${n}\0`, "latin1"));
     if (buf.length >= 24 && buf.readUInt16LE(0) === 0xeb9f) this.le = true;
     else if (buf.length >= 24 && buf.readUInt16BE(0) === 0xeb9f) this.le = false;
-    else throw new Error("not BTF data (bad magic)");
+    else throw new CaptureError("not BTF data (bad magic)");
     this.words = null;
     if (this.le === (endianness() === "LE")) {
       const copy = new Uint8Array(buf.length - (buf.length % 4));
@@ -64,7 +65,7 @@ export class KernelBtf {
     const typeEnd = typeOff + this.u32(12);
     this.strOff = hdrLen + this.u32(16);
     this.strEnd = this.strOff + this.u32(20);
-    if (typeEnd > buf.length || this.strEnd > buf.length) throw new Error("BTF data is truncated");
+    if (typeEnd > buf.length || this.strEnd > buf.length) throw new CaptureError("BTF data is truncated");
     let p = typeOff;
     while (p + 12 <= typeEnd) {
       this.pos.push(p);
