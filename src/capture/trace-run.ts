@@ -349,7 +349,14 @@ async function launchEbpf(opts: TraceOptions, log: string, cwd: string, dir: str
       }),
     go: () => {
       released = true;
-      if (gate?.pid !== undefined) process.kill(gate.pid, "SIGCONT");
+      if (gate === null) return;
+      // a gate that ended before its release (killed while stopped: no exit of it is ever traced)
+      // leaves nothing to wait for: END prints the sums and the end mark
+      if (gate.exitCode !== null || gate.signalCode !== null) {
+        session.stop();
+        return;
+      }
+      if (gate.pid !== undefined) gate.kill("SIGCONT");
     },
     interrupt: () => {
       // attached: Ctrl-C ends the recording; a command got the terminal's SIGINT itself

@@ -158,6 +158,66 @@ describe.skipIf(unavailable !== null)("provflow trace --tracer ebpf", () => {
     }
   }, 180_000);
 
+  it("ends, with the command's signal, when the command is killed at the gate before its release", async () => {
+    const dir = realpathSync(tempDir());
+    const db = join(dir, "g.db");
+    const t = spawn(
+      process.execPath,
+      [CLI, "trace", "--db", db, "-q", "--tracer", "ebpf", "--", "sleep", "30"],
+      {
+        stdio: "ignore",
+      },
+    );
+    // the gate: provflow's child (a shell named provflow-gate), stopped (state T) while its sibling
+    // bpftrace compiles and attaches; killed in that window
+    const stoppedGate = (): number | null => {
+      let kids: string[] = [];
+      try {
+        kids = readFileSync(`/proc/${t.pid}/task/${t.pid}/children`, "utf8").trim().split(/\s+/);
+      } catch {
+        return null;
+      }
+      let gate: number | null = null;
+      let bpftrace = false;
+      for (const k of kids.filter(Boolean)) {
+        try {
+          const st = readFileSync(`/proc/${k}/stat`, "utf8");
+          const cmd = readFileSync(`/proc/${k}/cmdline`, "utf8");
+          const state = st.slice(st.lastIndexOf(")") + 2, st.lastIndexOf(")") + 3);
+          if (state === "T" && cmd.startsWith("provflow-gate\0")) gate = Number(k);
+          if (/provflow-\d+\.bt/.test(cmd)) bpftrace = true;
+        } catch {
+          // gone
+        }
+      }
+      return bpftrace ? gate : null;
+    };
+    try {
+      let gate: number | null = null;
+      const until = Date.now() + 30_000;
+      while (gate === null && t.exitCode === null && Date.now() < until) {
+        gate = stoppedGate();
+        if (gate === null) await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(gate, "the gated command was never seen stopped beside bpftrace").not.toBeNull();
+      process.kill(gate!, "SIGKILL");
+      // before the fix provflow waited for ever for the exit of a process the probes never saw
+      const code = await new Promise<number | null>((res) => {
+        const timer = setTimeout(() => res(-1), 60_000);
+        t.on("exit", (c) => {
+          clearTimeout(timer);
+          res(c);
+        });
+      });
+      expect(code).toBe(128 + 9);
+    } finally {
+      if (t.exitCode === null) {
+        t.kill("SIGTERM");
+        await new Promise((r) => t.on("exit", r));
+      }
+    }
+  }, 120_000);
+
   it("refuses in one line, naming what is missing and --tracer strace, without privileges or BTF", () => {
     const dir = tempDir();
     chmodSync(dir, 0o777);
