@@ -423,8 +423,7 @@ export class EbpfLogParser implements LineParser {
         }
         const p = this.pending.get(tid);
         this.pending.delete(tid);
-        const prev = this.open.get(tid);
-        if (prev !== undefined) this.finish(tid, prev, undefined, "", "", null);
+        this.unfinished(tid);
         this.open.set(tid, {
           name,
           x0: f[5],
@@ -491,11 +490,7 @@ export class EbpfLogParser implements LineParser {
         return;
       }
       case "X": {
-        const o = this.open.get(tid);
-        if (o !== undefined) {
-          this.open.delete(tid);
-          this.finish(tid, o, undefined, "", "", null);
-        }
+        this.unfinished(tid);
         this.pending.delete(tid);
         this.known.delete(tid);
         const code = num(f[4]);
@@ -528,11 +523,7 @@ export class EbpfLogParser implements LineParser {
       this.problem(r.line, `unknown system call number ${f[4]}`, f.join("\t"));
       return;
     }
-    const prev = this.open.get(tid);
-    if (prev !== undefined) {
-      this.open.delete(tid);
-      this.finish(tid, prev, undefined, "", "", null);
-    }
+    this.unfinished(tid);
     this.pending.delete(tid);
     if (!open && name === "close") {
       // the fd's read and write sums ride on the close (x1, x2): they come before it
@@ -556,6 +547,14 @@ export class EbpfLogParser implements LineParser {
     call.line = r.line;
     if (open) this.finish(tid, call, "open", f[7] ?? "", f[8] ?? "", null);
     else this.finish(tid, call, "-", f[8] ?? "", "", null);
+  }
+
+  /** The thread's call still waiting for its end (it exited, or began another call, first) → a record. */
+  private unfinished(tid: number): void {
+    const o = this.open.get(tid);
+    if (o === undefined) return;
+    this.open.delete(tid);
+    this.finish(tid, o, undefined, "", "", null);
   }
 
   private know(tid: number): void {
