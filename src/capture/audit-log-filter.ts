@@ -236,6 +236,7 @@ export class AuditLogTail {
       }
       let splitter = new LineSplitter();
       const buf = Buffer.allocUnsafe(size);
+      let rotationSeen = false;
       for (;;) {
         const wasFinishing = this.finishing;
         if (fh === null) {
@@ -261,6 +262,13 @@ export class AuditLogTail {
         // at the end of the file: rotated (another inode at the path) or truncated?
         const [now, mine] = await Promise.all([stat(path).catch(() => null), fh.stat()]);
         if (now !== null && (now.ino !== mine.ino || now.dev !== mine.dev)) {
+          // auditd writes its last records, then renames: they can land between the read that
+          // found the end and this stat. Read the old file once more after seeing the rotation.
+          if (!rotationSeen) {
+            rotationSeen = true;
+            continue;
+          }
+          rotationSeen = false;
           const tail = splitter.end();
           if (tail) {
             const batch = await emit(tail.lines);
