@@ -145,19 +145,37 @@ export interface AddedRule {
 }
 
 /**
- * Adds `-a always,exit -F arch=A -S … -F sessionid=S -k KEY`. Calls the architecture does not
- * have are left out; a name auditctl's own table does not know yet (fchmodat2 in auditctl 3.0) is
- * given by number. Throws with auditctl's message when the kernel refuses the rule.
+ * Adds `-a always,exit -F arch=A -S … -F sessionid=S -k KEY`: the capture's rule, scoped to CMD's
+ * audit session. Throws with auditctl's message when the kernel refuses the rule.
  */
 export function addSessionRule(ra: RuleArch, session: number, key: string): AddedRule {
+  return addExitRule(ra, AUDIT_CAPTURE_SYSCALLS, `sessionid=${session}`, key, "capture");
+}
+
+/**
+ * Adds `-a always,exit -F arch=A -S CALLS -F FIELD -k KEY`. Calls the architecture does not have
+ * are left out; a name auditctl's own table does not know yet (fchmodat2 or execveat in an old
+ * auditctl) is given by number, or left out when this architecture's table has no number for it.
+ * Throws a CaptureError naming `what` (the capture, the watch) with auditctl's message when the
+ * kernel refuses the rule.
+ */
+export function addExitRule(
+  ra: RuleArch,
+  wanted: readonly string[],
+  field: string,
+  key: string,
+  what: string,
+): AddedRule {
   const numbers = ra.arch !== null ? syscallNumbers(ra.arch) : null;
   const skipped: string[] = [];
   let calls: string[] = [];
-  for (const name of AUDIT_CAPTURE_SYSCALLS) {
+  for (const name of wanted) {
     if (numbers === null || numbers.has(name)) calls.push(name);
     else skipped.push(name);
   }
-  for (let attempt = 0; attempt < AUDIT_CAPTURE_SYSCALLS.length; attempt++) {
+  if (calls.length === 0)
+    throw new CaptureError(`the ${what}'s rule has no call this architecture knows (arch=${ra.flag})`);
+  for (let attempt = 0; attempt < wanted.length; attempt++) {
     const args = [
       "-a",
       "always,exit",
@@ -166,7 +184,7 @@ export function addSessionRule(ra: RuleArch, session: number, key: string): Adde
       "-S",
       calls.join(","),
       "-F",
-      `sessionid=${session}`,
+      field,
       "-k",
       key,
     ];
@@ -184,10 +202,10 @@ export function addSessionRule(ra: RuleArch, session: number, key: string): Adde
       if (calls.length > 0) continue;
     }
     throw new CaptureError(
-      `auditctl refused the capture's rule (arch=${ra.flag}): ${firstLine(r.stderr) || firstLine(r.stdout) || `exit ${r.status}`}`,
+      `auditctl refused the ${what}'s rule (arch=${ra.flag}): ${firstLine(r.stderr) || firstLine(r.stdout) || `exit ${r.status}`}`,
     );
   }
-  throw new CaptureError(`auditctl refused the capture's rule (arch=${ra.flag})`);
+  throw new CaptureError(`auditctl refused the ${what}'s rule (arch=${ra.flag})`);
 }
 
 /** Removes every rule with this key, and only those; true when none is left. */

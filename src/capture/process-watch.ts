@@ -14,7 +14,7 @@ import {
 import { syscallName } from "../sources/audit/audit-syscall-names.js";
 import { CaptureError } from "../util/errors.js";
 import {
-  auditctl,
+  addExitRule,
   auditdLogFile,
   deleteKeyRules,
   type PrivateAuditd,
@@ -372,28 +372,12 @@ export async function startAuditWatch(
     const rules: string[][] = [];
     undo.push(() => void deleteKeyRules(key));
     for (const ra of ruleArches()) {
-      const args = [
-        "-a",
-        "always,exit",
-        "-F",
-        `arch=${ra.flag}`,
-        "-S",
-        "execve,execveat",
-        "-F",
-        field,
-        "-k",
-        key,
-      ];
-      let r = auditctl(args);
-      if (r.status !== 0 && /execveat/.test(r.stderr)) {
-        args[5] = "execve";
-        r = auditctl(args);
+      try {
+        rules.push(addExitRule(ra, ["execve", "execveat"], field, key, "watch").args);
+      } catch (e) {
+        if (ra.flag === "b32" && e instanceof CaptureError) continue; // a kernel without 32-bit syscalls
+        throw e;
       }
-      if (r.status !== 0) {
-        if (ra.flag === "b32") continue; // a kernel without 32-bit syscalls
-        throw new CaptureError(`auditctl refused the watch's rule: ${r.stderr.trim() || `exit ${r.status}`}`);
-      }
-      rules.push(args);
     }
     let start: { ino: number; size: number } | null = null;
     try {
