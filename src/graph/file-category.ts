@@ -80,6 +80,8 @@ const CONFIG_DIRS = [
   "/usr/lib/locale/",
   "/usr/local/etc/",
 ];
+/** glibc's charset-conversion tables (gconv-modules, its cache and gconv-modules.d/): read by any program that converts text, like the locale files */
+const GCONV_CONFIG_RE = /^\/(?:usr\/)?lib(?:32|64|x32)?\/(?:[^/]+\/)?gconv\/gconv-modules/;
 const TEMP_DIRS = ["/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/", "/run/shm/"];
 const RUNTIME_DIRS = ["/run/", "/var/run/", "/var/lock/"];
 const LOG_CACHE_DIRS = ["/var/log/", "/var/cache/"];
@@ -111,7 +113,7 @@ export function categorizePath(path: string, cwd?: string | null): FileCategory 
   if (under(path, ["/dev/"])) return "device";
   if (SO_RE.test(path) || (path.includes(".so.") && /\.so\.\d/.test(path))) return "shared-library";
   if (under(path, EXEC_DIRS)) return "executable";
-  if (under(path, CONFIG_DIRS)) return "system-config";
+  if (under(path, CONFIG_DIRS) || GCONV_CONFIG_RE.test(path)) return "system-config";
   if (under(path, TEMP_DIRS)) return "temporary";
   if (under(path, RUNTIME_DIRS)) return "runtime";
   if (under(path, LOG_CACHE_DIRS)) return "log-cache";
