@@ -229,6 +229,18 @@ function isCandidateInput(path: string, category: string): boolean {
   return !NOT_INPUT_DIRS.some((d) => path.startsWith(d) || path === d.slice(0, -1));
 }
 
+/**
+ * Whether a path lies under the run's working directory, which the image recreates as WORKDIR: the
+ * files found there and read are the run's inputs even in a temporary directory (a build in /tmp/x),
+ * where the files the run made itself are not inputs (they are `created`).
+ */
+function underWorkdir(path: string, workdir: string | null): boolean {
+  if (workdir === null || workdir === "/" || !path.startsWith("/")) return false;
+  if (["/proc", "/sys", "/dev", "/run"].some((d) => workdir === d || workdir.startsWith(`${d}/`)))
+    return false;
+  return path.startsWith(workdir.endsWith("/") ? workdir : `${workdir}/`);
+}
+
 /** A Dockerfile `ENV` value: double-quoted, with `"`, `\` and `$` escaped. */
 function envValue(v: string): string {
   return `"${v.replace(/[\\"$]/g, "\\$&")}"`;
@@ -280,10 +292,20 @@ export async function writeDockerContext(input: ExportInput, out: ExportSink): P
     }
   }
   for (const p of procs) if (p.argv.length > 0 && p.start === Number.MAX_SAFE_INTEGER) p.start -= 1;
+  // the root process: no parent in the run, first to start; its first generation with an argv
+  const pids = new Set(procs.map((p) => p.pid));
+  const roots = procs.filter((p) => p.ppid === null || !pids.has(p.ppid));
+  roots.sort((a, b) => a.start - b.start || a.generation - b.generation);
+  const rootPid = roots[0]?.pid;
+  const root = procs
+    .filter((p) => p.pid === rootPid && p.argv.length > 0)
+    .sort((a, b) => a.generation - b.generation)[0];
+
+  const workdir = root?.cwd ?? run.cwd;
   const wanted: string[] = [];
   for (const [path, a] of inputs) {
     if (!(a.read || a.executed || a.mapped) || a.created) continue;
-    if (isCandidateInput(path, a.category)) wanted.push(path);
+    if (isCandidateInput(path, a.category) || underWorkdir(path, workdir)) wanted.push(path);
   }
   // executables known only from a process's exe (an exec the source did not show as a file access)
   for (const p of procs) {
@@ -293,15 +315,6 @@ export async function writeDockerContext(input: ExportInput, out: ExportSink): P
     }
   }
   wanted.sort();
-
-  // the root process: no parent in the run, first to start; its first generation with an argv
-  const pids = new Set(procs.map((p) => p.pid));
-  const roots = procs.filter((p) => p.ppid === null || !pids.has(p.ppid));
-  roots.sort((a, b) => a.start - b.start || a.generation - b.generation);
-  const rootPid = roots[0]?.pid;
-  const root = procs
-    .filter((p) => p.pid === rootPid && p.argv.length > 0)
-    .sort((a, b) => a.generation - b.generation)[0];
 
   // the distribution
   const sameMachine = recordedHere(run);
@@ -347,7 +360,6 @@ export async function writeDockerContext(input: ExportInput, out: ExportSink): P
 
   const redact = (argv: string[]): string[] => redactArgv(argv);
   const cmd = root ? redact(root.argv) : null;
-  const workdir = root?.cwd ?? run.cwd;
   const lines: string[] = [];
   lines.push(`# provflow run ${run.id} (${run.name}), source ${run.source}, host ${run.host}`);
   lines.push(`# base image: ${imageSource}`);

@@ -143,7 +143,8 @@ describe("provflow export --format dockerfile", () => {
     for (const f of files) {
       const p = f.path;
       const inContext = join(ctx, p);
-      if (/^\/(proc|sys|dev|run)(\/|$)/.test(p) || isTemporary(p)) {
+      // the working directory is recreated as WORKDIR: what the run read there is an input, even in /tmp
+      if (/^\/(proc|sys|dev|run)(\/|$)/.test(p) || (isTemporary(p) && !p.startsWith(`${work}/`))) {
         expect(existsSync(inContext), `${p} must not be copied`).toBe(false);
         continue;
       }
@@ -162,8 +163,16 @@ describe("provflow export --format dockerfile", () => {
     // /etc/passwd belongs to no package on Debian: it is in the context, and COPY brings /etc in
     expect(statSync(join(ctx, "etc/passwd")).isFile()).toBe(true);
     expect(ins.some((i) => i.keyword === "COPY" && JSON.parse(i.args)[1] === "/etc/")).toBe(true);
-    // nothing of the kernel, devices, runtime or temporary trees is in the context
-    for (const top of readdirSync(ctx)) expect(["proc", "sys", "dev", "run", "tmp"]).not.toContain(top);
+    // data.txt, read by sort in the working directory (a temporary one here), is in the context
+    expect(readFileSync(join(ctx, work, "data.txt"), "utf8")).toBe("b\na\nc\n");
+    // nothing of the kernel, devices or runtime trees is in the context, nor of the temporary ones
+    // but the working directory
+    for (const top of readdirSync(ctx)) expect(["proc", "sys", "dev", "run"]).not.toContain(top);
+    const copied = (
+      JSON.parse(readFileSync(join(ctx, "provflow-context.json"), "utf8")) as { copied: string[] }
+    ).copied;
+    expect(copied).toContain(join(work, "data.txt"));
+    for (const p of copied) if (isTemporary(p)) expect(p.startsWith(`${work}/`), p).toBe(true);
   });
 
   it.runIf(ok && PG_CONFIG_DIVERTED)(
