@@ -262,6 +262,13 @@ describe("provflow serve: the JSON API", () => {
     // x.c → gcc (used it) → x.o (it wrote) and sh (waited for gcc) → what sh forked (gcc's first generation, rm)
     expect(both.descendants.sort()).toEqual([1, 2, 3, 4, 5, 6]);
     expect(both.ancestors).toEqual([5]);
+    // in time order: sh forked gcc's first generation (T+100) before gcc read x.c (T+200)
+    const causal = (
+      await get(server, `/api/runs/${a}/lineage/%2Fsrc%2Fx.c?direction=both&depth=3&causal=1`)
+    ).json();
+    expect(causal.causal).toBe(true);
+    expect(causal.descendants.sort()).toEqual([1, 3, 4, 5, 6]);
+    expect((await get(server, `/api/runs/${a}/lineage/6?causal=maybe`)).status).toBe(400);
     const p = (await get(server, `/api/runs/${a}/path?from=/src/x.c&to=/src/x.o`)).json();
     expect(p.paths[0].nodes).toEqual([5, 3, 6]);
     expect((await get(server, `/api/runs/${a}/lineage/6?direction=sideways`)).status).toBe(400);

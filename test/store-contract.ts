@@ -746,6 +746,152 @@ export function defineStoreContract(
         expect(back).toEqual({ paths: [], nodes: [], edges: [], truncated: false });
       });
 
+      // one process P (1) reads A (2) at 10, writes B (3) at 20, reads C (4) at 30, writes D (5) at 40,
+      // and reads E (6) from 5 to 35 (two reads, one aggregated relation); it forks Q (7) at 12 and
+      // waits for it at 25; Q reads F (8) at 15 and G (9) at 24, and writes H (10) at 22, which P
+      // reads at 45; T (11) has no time: a relation of a timeless source, always followed
+      const causalGraph = (): Batch =>
+        batch({
+          nodes: [
+            processNode(1, 20, ["p"], 1, 100),
+            fileNode(2, "/c/a"),
+            fileNode(3, "/c/b"),
+            fileNode(4, "/c/c"),
+            fileNode(5, "/c/d"),
+            fileNode(6, "/c/e"),
+            processNode(7, 21, ["q"], 12, 25),
+            fileNode(8, "/c/f"),
+            fileNode(9, "/c/g"),
+            fileNode(10, "/c/h"),
+            fileNode(11, "/c/t"),
+          ],
+          edges: [
+            edge(1, "used", "read", 1, 2, 10),
+            edge(2, "wasGeneratedBy", "write", 3, 1, 20),
+            edge(3, "used", "read", 1, 4, 30),
+            edge(4, "wasGeneratedBy", "write", 5, 1, 40),
+            { ...edge(5, "used", "read", 1, 6, 5), tsEnd: 35, count: 2 },
+            edge(6, "wasInformedBy", "fork", 7, 1, 12),
+            edge(7, "wasInformedBy", "wait", 1, 7, 25),
+            edge(8, "used", "read", 7, 8, 15),
+            edge(9, "used", "read", 7, 9, 24),
+            edge(10, "wasGeneratedBy", "write", 10, 7, 22),
+            edge(11, "used", "read", 1, 10, 45),
+            edge(12, "used", "read", 1, 11, null),
+          ],
+        });
+      const sorted = (nodes: { id: number }[]) => nodes.map((n) => n.id).sort((a, b) => a - b);
+
+      it("--causal: ancestors only through relations that happened before what they lead to", async () => {
+        const run = await store.createRun(newRun("causal"));
+        await store.appendBatch(run, causalGraph());
+        const q = { runId: run, direction: "ancestors" as const, depth: 10 };
+        // the plain walk: B came from everything P ever read, Q's reads through the fork/wait cycle
+        expect(sorted((await store.lineage({ ...q, start: [3] })).nodes)).toEqual([
+          1, 2, 3, 4, 6, 7, 8, 9, 10, 11,
+        ]);
+        // in time order: P before 20 read A (10) and E (5..35, from 5); it had forked Q at 12, but
+        // the wait at 25 comes after B, so nothing of Q; T has no time
+        const b = await store.lineage({ ...q, start: [3], causal: true });
+        expect(sorted(b.nodes)).toEqual([1, 2, 3, 6, 11]);
+        expect(b.edges.map((e) => e.id)).toEqual([1, 2, 5, 12]);
+        expect(b.truncated).toBe(false);
+        expect(Object.fromEntries(b.nodes.map((n) => [n.id, n.depth]))).toEqual({
+          3: 0,
+          1: 1,
+          2: 2,
+          6: 2,
+          11: 2,
+        });
+        // D at 40: all P read before 40 and, through the wait at 25, what Q read before it ended;
+        // not H, which P read at 45
+        const d = await store.lineage({ ...q, start: [5], causal: true });
+        expect(sorted(d.nodes)).toEqual([1, 2, 4, 5, 6, 7, 8, 9, 11]);
+        expect(d.edges.map((e) => e.id)).toEqual([1, 3, 4, 5, 6, 7, 8, 9, 12]);
+        // a depth bound still holds
+        const near = await store.lineage({ ...q, start: [5], depth: 1, causal: true });
+        expect(sorted(near.nodes)).toEqual([1, 5]);
+      });
+
+      it("--causal: descendants only through relations that happened after the content got there", async () => {
+        const run = await store.createRun(newRun("causal"));
+        await store.appendBatch(run, causalGraph());
+        const q = { runId: run, direction: "descendants" as const, depth: 10 };
+        // C, read at 30, reaches D (40) only: B was written at 20, Q had ended at 25
+        const c = await store.lineage({ ...q, start: [4], causal: true });
+        expect(sorted(c.nodes)).toEqual([1, 4, 5]);
+        expect(c.edges.map((e) => e.id)).toEqual([3, 4]);
+        // F, read by Q at 15, flows to H (22) and, through the wait (25), to P and D (40), not B (20)
+        const f = await store.lineage({ ...q, start: [8], causal: true });
+        expect(sorted(f.nodes)).toEqual([1, 5, 7, 8, 10]);
+        // the plain walk goes everywhere from P
+        expect(sorted((await store.lineage({ ...q, start: [8] })).nodes)).toEqual([1, 3, 5, 7, 8, 10]);
+        // A is read at 10, before the fork at 12: everything P and Q did after is downstream of it
+        const a = await store.lineage({ ...q, start: [2], causal: true });
+        expect(sorted(a.nodes)).toEqual([1, 2, 3, 5, 7, 10]);
+      });
+
+      it("--causal: walks a node again when it is reached later with a looser time bound", async () => {
+        // R (2) reads X (1) at 50, writes W (6) at 40 and Y (3) at 60; S (4) reads X at 10 and writes
+        // Z (5) at 20, which R reads at 30. Going down from X, R is reached first directly (depth 1,
+        // from 50: Y only), then through S and Z (depth 3, from 30): walked again, it reaches W
+        const run = await store.createRun(newRun("causal"));
+        await store.appendBatch(
+          run,
+          batch({
+            nodes: [
+              fileNode(1, "/x"),
+              processNode(2, 30, ["r"], 1, 100),
+              fileNode(3, "/y"),
+              processNode(4, 31, ["s"], 1, 100),
+              fileNode(5, "/z"),
+              fileNode(6, "/w"),
+            ],
+            edges: [
+              edge(1, "used", "read", 2, 1, 50),
+              edge(2, "wasGeneratedBy", "write", 3, 2, 60),
+              edge(3, "used", "read", 4, 1, 10),
+              edge(4, "wasGeneratedBy", "write", 5, 4, 20),
+              edge(5, "used", "read", 2, 5, 30),
+              edge(6, "wasGeneratedBy", "write", 6, 2, 40),
+            ],
+          }),
+        );
+        const q = { runId: run, depth: 10, causal: true };
+        const x = await store.lineage({ ...q, start: [1], direction: "descendants" });
+        expect(Object.fromEntries(x.nodes.map((n) => [n.id, n.depth]))).toEqual({
+          1: 0,
+          2: 1,
+          4: 1,
+          3: 2,
+          5: 2,
+          6: 4,
+        });
+        expect(x.edges.map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 6]);
+        // three relations deep, R is only reached from 50: no W
+        const x3 = await store.lineage({ ...q, start: [1], direction: "descendants", depth: 3 });
+        expect(sorted(x3.nodes)).toEqual([1, 2, 3, 4, 5]);
+        // ancestors of W (40): R before 40 read Z (30), not X (50); X comes in through S (10)
+        const w = await store.lineage({ ...q, start: [6], direction: "ancestors" });
+        expect(sorted(w.nodes)).toEqual([1, 2, 4, 5, 6]);
+        expect(w.edges.map((e) => e.id)).toEqual([3, 4, 5, 6]);
+        // ancestors of Y (60): both of R's reads
+        const y = await store.lineage({ ...q, start: [3], direction: "ancestors" });
+        expect(sorted(y.nodes)).toEqual([1, 2, 3, 4, 5]);
+        // more nodes than the limit: the nearest kept, flagged
+        const cut = await store.lineage({
+          runId: run,
+          start: [3],
+          direction: "ancestors",
+          depth: 10,
+          limit: 3,
+          causal: true,
+        });
+        expect(cut.nodes.map((n) => n.id)).toEqual([3, 2, 1]);
+        expect(cut.truncated).toBe(true);
+        expect(cut.edges.map((e) => e.id)).toEqual([1, 2]);
+      });
+
       it("finds nodes by global id, path and pid", async () => {
         const run = await store.createRun(newRun("lineage"));
         await store.appendBatch(run, lineageGraph());

@@ -102,6 +102,10 @@ export function registerLineageCommands(program: Command, deps: LineageCommandDe
       `nodes at most (1..${MAX_LINEAGE_LIMIT}); more is cut and flagged`,
       String(DEFAULT_LINEAGE_LIMIT),
     )
+    .option(
+      "--causal",
+      "keep time order: only relations that happened before what they lead to (ancestors) or after what they come from (descendants)",
+    )
     .argument(
       "<node>",
       "a path (relative: to the run's cwd), pid:N, a node id or a global id (file://…, proc://…)",
@@ -121,8 +125,17 @@ export function registerLineageCommands(program: Command, deps: LineageCommandDe
           depth,
           limit,
           relations,
+          causal: Boolean(o.causal),
         });
-        const ask: LineageAsk = { ref, start: start.nodes, direction, depth, limit, relations };
+        const ask: LineageAsk = {
+          ref,
+          start: start.nodes,
+          direction,
+          depth,
+          limit,
+          relations,
+          causal: Boolean(o.causal),
+        };
         const redact = Boolean(o.redact);
         await writeOut(
           formatLineage(

@@ -28,6 +28,8 @@ export interface LineageAsk {
   depth: number;
   limit: number;
   relations: string[];
+  /** in time order (--causal) */
+  causal: boolean;
 }
 
 export interface PathAsk {
@@ -66,7 +68,8 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 function lineageText(run: RunRecord, ask: LineageAsk, res: LineageResult): string {
   const out = [
     `Run ${run.id} ${oneLine(run.name)}  (${run.source}, ${run.status})\n`,
-    `${ask.direction} of ${startText(ask.ref, ask.start)}, up to ${plural(ask.depth, "relation")} away: ` +
+    `${ask.direction} of ${startText(ask.ref, ask.start)}, up to ${plural(ask.depth, "relation")} away` +
+      `${ask.causal ? ", in time order" : ""}: ` +
       `${plural(res.nodes.length, "node")}, ${plural(res.edges.length, "relation")}\n\n`,
   ];
   const depth = new Map(res.nodes.map((n) => [n.id, n.depth]));
@@ -98,7 +101,7 @@ function lineageText(run: RunRecord, ask: LineageAsk, res: LineageResult): strin
 
 function lineageDot(run: RunRecord, ask: LineageAsk, res: LineageResult): string {
   const starts = new Set(ask.start.map((n) => n.id));
-  const title = `${ask.direction} of ${ask.ref} in run ${run.id}${res.truncated ? " (truncated)" : ""}`;
+  const title = `${ask.direction} of ${ask.ref} in run ${run.id}${ask.causal ? ", in time order" : ""}${res.truncated ? " (truncated)" : ""}`;
   return dotGraph(title, res.nodes, res.edges, starts);
 }
 
@@ -176,6 +179,7 @@ export function formatLineage(
         depth: ask.depth,
         limit: ask.limit,
         relations: ask.relations,
+        causal: ask.causal,
       },
       truncated: res.truncated,
       nodes: res.nodes.map(nodeJson),

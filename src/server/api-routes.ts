@@ -409,18 +409,26 @@ async function lineage(ctx: RouteContext): Promise<void> {
   const depth = intParam(ctx.url, "depth", 0, 1000) ?? 5;
   const limit = intParam(ctx.url, "limit", 1, 100_000) ?? 10_000;
   const relations = relationsParam(ctx.url);
+  const causalText = ctx.url.searchParams.get("causal") ?? "0";
+  if (!["0", "1", "true", "false"].includes(causalText)) throw new HttpError(400, "causal is 0 or 1");
+  const causal = causalText === "1" || causalText === "true";
   const ask = async (d: "ancestors" | "descendants") =>
     (
       await lineageOf(
         ctx.store,
         run,
         ref,
-        { direction: d, depth, limit, ...(relations ? { relations } : {}) },
+        { direction: d, depth, limit, causal, ...(relations ? { relations } : {}) },
         null,
       )
     ).result;
   if (direction !== "both") {
-    sendJson(ctx.res, 200, { direction, depth, ...(await ask(direction as "ancestors" | "descendants")) });
+    sendJson(ctx.res, 200, {
+      direction,
+      depth,
+      causal,
+      ...(await ask(direction as "ancestors" | "descendants")),
+    });
     return;
   }
   const [up, down] = [await ask("ancestors"), await ask("descendants")];
@@ -431,6 +439,7 @@ async function lineage(ctx: RouteContext): Promise<void> {
   sendJson(ctx.res, 200, {
     direction,
     depth,
+    causal,
     nodes: [...nodes.values()],
     edges: [...edges.values()].sort((a, b) => a.id - b.id),
     truncated: up.truncated || down.truncated,

@@ -72,6 +72,8 @@ export interface WalkParams {
   /** rows the recursive query may produce */
   visits: number;
   relations: RelationType[];
+  /** keep time order (src/store/causal-walk.ts) */
+  causal: boolean;
 }
 
 export interface PathParams {
@@ -118,6 +120,7 @@ export function walkParams(q: LineageQuery): WalkParams {
     limit,
     visits: limit * Math.min(VISITS_PER_NODE, q.depth + 1) + 1,
     relations: checkRelations(q.relations),
+    causal: q.causal === true,
   };
 }
 

@@ -8,6 +8,7 @@
  */
 import type pg from "pg";
 import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
+import { type CausalStepEdge, CausalWalk } from "./causal-walk.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import {
   assemblePaths,
@@ -121,6 +122,61 @@ export function postgresLineage(c: pg.Client, p: WalkParams): Promise<LineageRes
     const edges = await readEdges(c, p.runId, p.ancestors, inner, ids, p.relations);
     const truncated = cut.cut || (count >= p.visits && (await escapes(c, p, inner, ids)));
     return { nodes, edges, truncated };
+  });
+}
+
+/** The time-respecting ancestors or descendants (src/store/causal-walk.ts), one query per level. */
+export function postgresCausalLineage(c: pg.Client, p: WalkParams): Promise<LineageResult> {
+  const [a, b] = p.ancestors ? ["src", "dst"] : ["dst", "src"];
+  const num = (v: string | number | null) => (v === null ? null : Number(v));
+  return readOnly(c, async (): Promise<LineageResult> => {
+    const existing = new Set((await readNodes(c, p.runId, p.start)).map((n) => n.id));
+    const start = p.start.filter((id) => existing.has(id));
+    if (start.length === 0) return { nodes: [], edges: [], truncated: false };
+    const w = new CausalWalk({ ...p, start });
+    for (let f = w.frontier(); f.length > 0; f = w.frontier()) {
+      const res = await c.query<{
+        id: string;
+        near: string;
+        far: string;
+        ts: string | null;
+        ts_end: string | null;
+      }>(
+        `SELECT e.id, e.${a} AS near, e.${b} AS far, e.ts, e.ts_end
+         FROM unnest($2::bigint[]) i(id) JOIN edges e ON e.run_id = $1 AND e.${a} = i.id
+         WHERE e.type = ANY($3::text[])`,
+        [p.runId, f, p.relations],
+      );
+      w.take(
+        res.rows.map(
+          (r): CausalStepEdge => ({
+            id: Number(r.id),
+            near: Number(r.near),
+            far: Number(r.far),
+            ts: num(r.ts),
+            tsEnd: num(r.ts_end),
+          }),
+        ),
+      );
+    }
+    const r = w.result();
+    const nodes = lineageNodes(
+      r.rows,
+      await readNodes(
+        c,
+        p.runId,
+        r.rows.map((x) => x.id),
+      ),
+    );
+    let edges: GraphEdge[] = [];
+    if (r.edgeIds.length > 0) {
+      const res = await c.query<EdgeRow>(
+        `SELECT ${EDGE_COLUMNS} FROM edges e WHERE e.run_id = $1 AND e.id IN (SELECT unnest($2::bigint[])) ORDER BY e.id`,
+        [p.runId, r.edgeIds],
+      );
+      edges = res.rows.map(edgeFromRow);
+    }
+    return { nodes, edges, truncated: r.truncated };
   });
 }
 

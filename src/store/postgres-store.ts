@@ -9,7 +9,7 @@ import { type PathParams, pathParams, type WalkParams, walkParams } from "./line
 import { MACHINE_RUN_SOURCE } from "./machine-rows.js";
 import { ChangeWatermark, pgChanges, pgEdgeClauses, pgNodeClauses } from "./postgres-changes.js";
 import { pgEdgeEnds, pgNodeColumns } from "./postgres-graph-columns.js";
-import { postgresLineage, postgresPaths } from "./postgres-lineage.js";
+import { postgresCausalLineage, postgresLineage, postgresPaths } from "./postgres-lineage.js";
 import {
   compactCountsSql,
   type KeyedEncoders,
@@ -1201,7 +1201,7 @@ export class PostgresStore implements GraphStore {
       throw this.fail(`cannot read the ${q.direction} of nodes of run ${q.runId}`, err);
     }
     return this.exclusive(`cannot read the ${q.direction} of nodes of run ${q.runId}`, (c) =>
-      postgresLineage(c, p),
+      p.causal ? postgresCausalLineage(c, p) : postgresLineage(c, p),
     );
   }
 

@@ -9,6 +9,7 @@
  */
 import type Database from "better-sqlite3";
 import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
+import { type CausalStepEdge, CausalWalk } from "./causal-walk.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import {
   assemblePaths,
@@ -138,6 +139,46 @@ export function sqliteLineage(db: Db, p: WalkParams): LineageResult {
     const edges = readEdges(db, p.runId, p.ancestors, inner, ids, p.relations);
     const truncated = cut.cut || (w.visitsUsed && escapes(db, p, inner, ids));
     return { nodes, edges, truncated };
+  })();
+}
+
+/** Relations by id, in id order. */
+function readEdgesById(db: Db, runId: number, ids: number[]): GraphEdge[] {
+  if (ids.length === 0) return [];
+  const rows = prepared(
+    db,
+    `SELECT ${EDGE_COLUMNS} FROM json_each(?) i CROSS JOIN edges e ON e.run_id = ? AND e.id = i.value ORDER BY e.id`,
+  ).all(JSON.stringify(ids), runId) as EdgeRow[];
+  return rows.map(edgeFromRow);
+}
+
+/** The time-respecting ancestors or descendants (src/store/causal-walk.ts), one query per level, in one read transaction. */
+export function sqliteCausalLineage(db: Db, p: WalkParams): LineageResult {
+  const [a, b] = p.ancestors ? ["src", "dst"] : ["dst", "src"];
+  const step = prepared(
+    db,
+    `SELECT e.id, e.${a} AS near, e.${b} AS far, e.ts, e.ts_end AS tsEnd
+     FROM json_each(?) i CROSS JOIN edges e INDEXED BY edges_${a} ON e.run_id = ? AND e.${a} = i.value
+     WHERE e.type IN (SELECT value FROM json_each(?))`,
+  );
+  return db.transaction((): LineageResult => {
+    const existing = new Set(readNodes(db, p.runId, p.start).map((n) => n.id));
+    const start = p.start.filter((id) => existing.has(id));
+    if (start.length === 0) return { nodes: [], edges: [], truncated: false };
+    const w = new CausalWalk({ ...p, start });
+    const rel = JSON.stringify(p.relations);
+    for (let f = w.frontier(); f.length > 0; f = w.frontier())
+      w.take(step.all(JSON.stringify(f), p.runId, rel) as CausalStepEdge[]);
+    const r = w.result();
+    const nodes = lineageNodes(
+      r.rows,
+      readNodes(
+        db,
+        p.runId,
+        r.rows.map((x) => x.id),
+      ),
+    );
+    return { nodes, edges: readEdgesById(db, p.runId, r.edgeIds), truncated: r.truncated };
   })();
 }
 

@@ -19,7 +19,7 @@ import {
 } from "./packed-batch.js";
 import { sqliteChanges, sqliteEdgeClauses, sqliteNodeClauses } from "./sqlite-changes.js";
 import { sqliteEdgeEnds, sqliteNodeColumns } from "./sqlite-graph-columns.js";
-import { sqliteLineage, sqlitePaths } from "./sqlite-lineage.js";
+import { sqliteCausalLineage, sqliteLineage, sqlitePaths } from "./sqlite-lineage.js";
 import { SqliteMachines } from "./sqlite-machines.js";
 import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
 import {
@@ -767,7 +767,8 @@ export class SqliteStore implements GraphStore {
 
   async lineage(q: LineageQuery): Promise<LineageResult> {
     try {
-      return sqliteLineage(this.db, walkParams(q));
+      const p = walkParams(q);
+      return p.causal ? sqliteCausalLineage(this.db, p) : sqliteLineage(this.db, p);
     } catch (err) {
       throw this.fail(`cannot read the ${q.direction} of nodes of run ${q.runId}`, err);
     }

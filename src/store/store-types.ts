@@ -232,6 +232,11 @@ export interface LineageQuery {
   limit?: number;
   /** relation types followed (default DEFAULT_LINEAGE_RELATIONS: not agents', not invalidations) */
   relations?: RelationType[];
+  /**
+   * keep time order: only relations that could carry the start node's content (going down) or into
+   * it (going up) at the time they happened, as src/store/causal-walk.ts says (default false)
+   */
+  causal?: boolean;
 }
 
 /** A node of a lineage, with its distance from the nearest start node. */

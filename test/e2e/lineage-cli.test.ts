@@ -59,7 +59,7 @@ function oracle<T>(q: Record<string, unknown>): T {
 }
 
 interface LineageJson {
-  query: { start: number[]; direction: string; depth: number };
+  query: { start: number[]; direction: string; depth: number; causal: boolean };
   truncated: boolean;
   nodes: Array<{
     id: number;
@@ -90,8 +90,11 @@ describe.runIf(hasStrace && hasNetworkx)("provflow lineage and path on real runs
   const work = join(base, "w");
   mkdirSync(work);
   writeFileSync(join(work, "a"), "hello\n");
+  writeFileSync(join(work, "e"), "first\n");
+  writeFileSync(join(work, "g"), "second\n");
   const db = join(base, "l.db");
   const log = join(base, "trace.log");
+  const orderLog = join(base, "order.log");
   const pgSchema = uniqueSchema("lineage");
   const stores: Array<[string, string]> = [["sqlite", db]];
   if (pgUp) stores.push(["postgres", schemaUrl(pgSchema)]);
@@ -113,9 +116,29 @@ describe.runIf(hasStrace && hasNetworkx)("provflow lineage and path on real runs
       },
     );
     expect(t.status, t.stderr).toBe(0);
+    // one process (dash's read and echo are built in) reads e, writes f, then reads g, writes h
+    const o = runCli(
+      [
+        "trace",
+        "--db",
+        db,
+        "-q",
+        "--name",
+        "order-traced",
+        "-o",
+        orderLog,
+        "--",
+        "sh",
+        "-c",
+        'read x < e; echo "$x" > f; read y < g; echo "$y" > h',
+      ],
+      { cwd: work },
+    );
+    expect(o.status, o.stderr).toBe(0);
     for (const [, target] of stores) {
       for (const [name, file] of [
         ["cp", log],
+        ["order", orderLog],
         ["camflow", join(CORPUS, "camflow/frap-dataset/mariadb-root-exploit-0.log")],
       ] as const) {
         const r = runCli(["ingest", "--db", target, "-q", "--name", name, file]);
@@ -195,6 +218,42 @@ describe.runIf(hasStrace && hasNetworkx)("provflow lineage and path on real runs
           expect(depth[String(e.from)], `edge ${e.id}`).toBeDefined();
           expect(depth[String(e.to)], `edge ${e.id}`).toBeDefined();
         }
+      });
+
+      it("--causal keeps time order: f came from e, not from g, which the same process read after", () => {
+        const files = (j: LineageJson) =>
+          j.nodes
+            .map((n) => n.attrs.path)
+            .filter((p): p is string => typeof p === "string" && p.startsWith(`${work}/`))
+            .map((p) => p.slice(work.length + 1))
+            .sort();
+        // the plain walk: everything sh read is an ancestor of f
+        expect(files(lineage(store(), "f", "order", "--depth", "3"))).toEqual(["e", "f", "g"]);
+        const f = lineage(store(), "f", "order", "--depth", "3", "--causal");
+        expect(files(f)).toEqual(["e", "f"]);
+        expect(f.query).toMatchObject({ causal: true });
+        expect(f.truncated).toBe(false);
+        // h was written after both reads
+        expect(files(lineage(store(), "h", "order", "--depth", "3", "--causal"))).toEqual(["e", "g", "h"]);
+        // going down: what g went on to affect is h only; e reaches both
+        expect(files(lineage(store(), "g", "order", "--descendants", "--depth", "3", "--causal"))).toEqual([
+          "g",
+          "h",
+        ]);
+        expect(files(lineage(store(), "g", "order", "--descendants", "--depth", "3"))).toEqual([
+          "f",
+          "g",
+          "h",
+        ]);
+        expect(files(lineage(store(), "e", "order", "--descendants", "--depth", "3", "--causal"))).toEqual([
+          "e",
+          "f",
+          "h",
+        ]);
+        // the text output says it
+        const r = runCli(["lineage", "--db", store(), "f", "order", "--causal"], { cwd: work });
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toContain("in time order");
       });
 
       it("txt: a header with what was asked, one row per node with how it was reached", () => {
