@@ -41,6 +41,8 @@ export class RunView {
   private graph: GraphView | null = null;
   private source: EventSource | null = null;
   private cursor = "0";
+  /** the node panel's lineage keeps time order (the API's causal=1) */
+  private causalLineage = false;
   private liveCount = 0;
   private tab: Tab = "batchflow";
 
@@ -285,6 +287,19 @@ export class RunView {
           .map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)] as [string, string]),
       ]),
       h("h4", null, `lineage: ${count(lineage.ids.length)} nodes `, h("span.muted", null, lineage.how)),
+      h(
+        "label.lineage-causal",
+        null,
+        h("input", {
+          type: "checkbox",
+          checked: this.causalLineage,
+          onchange: (ev: Event) => {
+            this.causalLineage = (ev.target as HTMLInputElement).checked;
+            void this.showNode(id);
+          },
+        }),
+        " in time order (what happened after it got there, or before it was passed on, is left out)",
+      ),
       h("h4", null, `relations (${d.edges.length}${d.more ? "+" : ""})`),
       ...d.edges.slice(0, 200).map((e) => {
         const other = d.neighbours.find((x) => x.id === (e.from === id ? e.to : e.from));
@@ -301,11 +316,15 @@ export class RunView {
 
   /** Ancestors and descendants of a node (depth 5): the server's lineage when it has it, else the loaded graph's. */
   private async lineage(id: number): Promise<{ ids: number[]; how: string }> {
+    const causal = this.causalLineage;
     try {
       const r = await api<{ nodes: { id: number }[] }>(
-        `${runPath(this.run.id)}/lineage/${id}?direction=both&depth=5`,
+        `${runPath(this.run.id)}/lineage/${id}?direction=both&depth=5${causal ? "&causal=1" : ""}`,
       );
-      return { ids: r.nodes.map((n) => n.id), how: "(depth 5, from the database)" };
+      return {
+        ids: r.nodes.map((n) => n.id),
+        how: `(depth 5${causal ? ", in time order" : ""}, from the database)`,
+      };
     } catch {
       return { ids: [...(this.graph?.localLineage(id, 5) ?? [])], how: "(depth 5, in the loaded graph)" };
     }

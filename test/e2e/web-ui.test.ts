@@ -123,6 +123,20 @@ describe.skipIf(browser === null)("the web UI in headless chromium", () => {
     const lineage = await page.locator(".details h4", { hasText: "lineage" }).textContent();
     expect(lineage).toMatch(/lineage: ([2-9]|\d{2,}) nodes.*from the database/);
     expect(await page.locator(".details .gen-label").textContent()).toMatch(/sorted\.txt$/);
+    // in time order: asked again with causal=1, never more nodes (the API's answer is the oracle)
+    const nodeId = Number((await page.locator(".details h3 .muted").textContent())?.replace("#", ""));
+    await page.locator(".details .lineage-causal input").check();
+    await page.waitForSelector(".details h4:has-text('in time order')");
+    const causal = await page.locator(".details h4", { hasText: "lineage" }).textContent();
+    const countOf = (t: string | null) =>
+      Number(/lineage: ([\d,]+) nodes/.exec(t ?? "")?.[1]?.replace(/,/g, ""));
+    const api = (await (
+      await fetch(`${serve.url}api/runs/${run.id}/lineage/${nodeId}?direction=both&depth=5&causal=1`)
+    ).json()) as { nodes: unknown[] };
+    expect(countOf(causal)).toBe(api.nodes.length);
+    expect(countOf(causal)).toBeGreaterThanOrEqual(2);
+    expect(countOf(causal)).toBeLessThanOrEqual(countOf(lineage));
+    expect(await page.locator(".details .lineage-causal input").isChecked()).toBe(true);
     await page.locator('[data-filter="file"]').uncheck();
     await page.screenshot({ path: join(SHOTS, "graph.png") });
   });
