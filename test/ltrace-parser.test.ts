@@ -177,4 +177,19 @@ describe("survol ltrace logs (Fedora 0.7.91)", () => {
     ];
     expect(ofKind(e, "process.start")).toMatchObject([{ pid: 4242 }]);
   });
+
+  it("-tt times are the capture machine's local time with --tz (here New York, EST in January)", () => {
+    const line = '22:39:28.550243 access@SYS("/etc/ld.so.preload", 04) = -2 <0.000184>';
+    const ts = (tz?: string) => {
+      const p = new LtraceParser({
+        file: "x.ltrace.4242.log",
+        ctx: { host: "h", date: "2026-01-15", ...(tz ? { tz } : {}) },
+      });
+      const e = [...p.push([line], 1), ...p.end()];
+      return ofKind(e, "process.start")[0]!.ts;
+    };
+    expect(ts()).toBe(Date.UTC(2026, 0, 15, 22, 39, 28) * 1000 + 550_243);
+    // 22:39 EST is 03:39 UTC the next day
+    expect(ts("America/New_York")).toBe(Date.UTC(2026, 0, 16, 3, 39, 28) * 1000 + 550_243);
+  });
 });

@@ -14,6 +14,7 @@ import { openStore as openStoreAt } from "../store/open-store.js";
 import type { GraphStore, Problem, RunRecord } from "../store/store-types.js";
 import { ExitCode, NotFoundError, ProvflowError, UsageError } from "../util/errors.js";
 import { currentHostInfo } from "../util/host-info.js";
+import { checkTimeZone } from "../util/time-zone.js";
 import { agentCommand } from "./agent-command.js";
 import { auditToJsonLines } from "./audit-json-lines.js";
 import {
@@ -161,6 +162,14 @@ export function buildProgram(): Command {
       process.exitCode = code;
     });
 
+  /** --tz: a zone name or offset, or exit 2 saying what it wants */
+  const timeZoneOption = (tz: string): string => {
+    try {
+      return checkTimeZone(tz);
+    } catch (err) {
+      throw new UsageError(`--tz: ${(err as Error).message}`);
+    }
+  };
   program
     .command("ingest")
     .description(
@@ -175,6 +184,10 @@ export function buildProgram(): Command {
     .option(
       "--date <yyyy-mm-dd>",
       "date of clock-only timestamps (-t/-tt); default: from a .ini beside the log, else 1970-01-01",
+    )
+    .option(
+      "--tz <zone>",
+      "time zone of the machine that wrote logs with local, zoneless times (strace/ltrace -t/-tt, Process Monitor CSV/XML): an IANA name (Europe/Paris) or an offset (+02:00); default UTC",
     )
     .option(
       "--host <host>",
@@ -198,6 +211,7 @@ export function buildProgram(): Command {
             name: o.name,
             kind: o.kind,
             date: o.date,
+            tz: o.tz === undefined ? undefined : timeZoneOption(o.tz),
             host: o.host,
             cwd: o.cwd,
             quiet: Boolean(o.quiet),

@@ -277,8 +277,14 @@ export interface RunContext {
   host: string;
   machineId?: string;
   bootId?: string;
-  /** the date (YYYY-MM-DD, UTC) to add to clock-only timestamps (strace -t/-tt) */
+  /** the date (YYYY-MM-DD) to add to clock-only timestamps (strace -t/-tt) */
   date?: string;
+  /**
+   * the capture machine's time zone (an IANA name or an offset, see src/util/time-zone.ts) for
+   * sources that print local time without a zone: strace and ltrace -t/-tt, Process Monitor's CSV
+   * and XML exports. Unset: those times are UTC.
+   */
+  tz?: string;
   /** the working directory of the first process when known */
   cwd?: string;
   /** "epoch" (-ttt), "time-of-day" (-t/-tt), "relative" (-r), "none" (line numbers) */

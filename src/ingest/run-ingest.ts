@@ -6,6 +6,7 @@ import { JSON_KINDS } from "../sources/source-registry.js";
 import type { GraphStore, Problem } from "../store/store-types.js";
 import { InputError } from "../util/errors.js";
 import { currentHostInfo } from "../util/host-info.js";
+import { checkTimeZone } from "../util/time-zone.js";
 import { pipelineInputs, resolveInputs, totalSize } from "./ingest-files.js";
 import { runPipeline } from "./ingest-pipeline.js";
 
@@ -15,6 +16,8 @@ export interface IngestRequest {
   name?: string;
   kind?: string;
   date?: string;
+  /** the capture machine's time zone, for logs that print local time without a zone */
+  tz?: string;
   host?: string;
   cwd?: string;
   quiet?: boolean;
@@ -49,6 +52,14 @@ export async function runIngest(req: IngestRequest): Promise<{ runId: number; st
   if (req.files.length === 0) throw new InputError("no input files");
   if (req.date && !/^\d{4}-\d{2}-\d{2}$/.test(req.date))
     throw new InputError(`--date wants YYYY-MM-DD, not ${req.date}`);
+  let tz: string | undefined;
+  if (req.tz !== undefined) {
+    try {
+      tz = checkTimeZone(req.tz);
+    } catch (err) {
+      throw new InputError(`--tz: ${(err as Error).message}`);
+    }
+  }
   const inputs = await resolveInputs(req.files, req.kind);
   const first = inputs[0]!;
   const firstPath = first.type === "file" ? first.path : first.paths[0]!;
@@ -66,6 +77,7 @@ export async function runIngest(req: IngestRequest): Promise<{ runId: number; st
     ...(recorded?.bootId ? { bootId: recorded.bootId } : {}),
     date: req.date ?? ini.CurrentDate,
     cwd: req.cwd ?? ini.CurrentDirectory,
+    ...(tz !== undefined && tz !== "UTC" ? { tz } : {}),
   };
   // PROV sources describe their machines themselves (or none): no agent for the ingesting one
   const provOnly = inputs.every((i) => JSON_KINDS.has(i.format.kind));

@@ -1,4 +1,5 @@
 import type { ProvEvent, RunContext } from "../../events/event-types.js";
+import { type LocalToUtc, localToUtcConverter } from "../../util/time-zone.js";
 import type { LineParser, ParserOptions } from "../source-types.js";
 import { splitArgs } from "../strace/strace-args.js";
 import { errnoName } from "../syscalls/errno-names.js";
@@ -79,6 +80,9 @@ export class LtraceParser implements LineParser {
   private readonly interp: SyscallInterpreter;
   private readonly defaultPid: number;
   private readonly dayBase: number;
+  /** -t/-tt times are local time of the capture machine's zone (`--tz`); null: UTC */
+  private readonly toUtc: LocalToUtc | null;
+  private lastUtc: number | undefined;
   private lastTod = -1;
   private dayOffset = 0;
   private readonly pending = new Map<string, Pending>();
@@ -112,6 +116,7 @@ export class LtraceParser implements LineParser {
     this.rootCommand = ctx.rootCommand;
     this.dayBase = ctx.date !== undefined ? Date.parse(`${ctx.date}T00:00:00Z`) * 1000 : 0;
     if (Number.isNaN(this.dayBase)) this.dayBase = 0;
+    this.toUtc = ctx.tz === undefined ? null : localToUtcConverter(ctx.tz);
   }
 
   push(lines: string[], firstLine: number): ProvEvent[] {
@@ -189,7 +194,10 @@ export class LtraceParser implements LineParser {
     // time of day: add the run's date, and a day at each midnight roll-over
     if (this.lastTod >= 0 && us + DAY_US / 2 < this.lastTod) this.dayOffset += DAY_US;
     this.lastTod = us;
-    return this.dayBase + this.dayOffset + us;
+    const local = this.dayBase + this.dayOffset + us;
+    if (this.toUtc === null) return local;
+    this.lastUtc = this.toUtc(local, this.lastUtc);
+    return this.lastUtc;
   }
 
   private line(text: string, lineNo: number): void {

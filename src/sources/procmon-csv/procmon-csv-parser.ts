@@ -1,4 +1,5 @@
 import type { ProvEvent, RunContext, SourceLocation } from "../../events/event-types.js";
+import { type LocalToUtc, localToUtcConverter } from "../../util/time-zone.js";
 import type { LineParser } from "../source-types.js";
 import {
   isMappedOperation,
@@ -84,8 +85,8 @@ function countQuotes(s: string): number {
  * Process Monitor's CSV export (`procmon /SaveAs x.csv`, File > Save > CSV): a header naming the
  * columns, then one record a row, every field quoted; records may span lines (Process Start's
  * Environment holds CRs). Timestamps: `Date & Time` gives the day, `Time of Day` the time to
- * 100 ns (local time of the capture machine, read as UTC; without a Date column the run's --date,
- * else 1970-01-01). Rows that cannot be read are problems at their file:line.
+ * 100 ns (local time of the capture machine: of `--tz`'s zone, else read as UTC; without a Date
+ * column the run's --date, else 1970-01-01). Rows that cannot be read are problems at their file:line.
  */
 export class ProcmonCsvParser implements LineParser {
   private readonly file: string;
@@ -96,6 +97,9 @@ export class ProcmonCsvParser implements LineParser {
   private pendingLine = 0;
   private pendingQuotes = 0;
   private readonly defaultDay: number;
+  /** times are local time of the capture machine's zone (`--tz`); null: read as UTC */
+  private readonly toUtc: LocalToUtc | null;
+  private lastUtc: number | undefined;
   private lastTs = 0;
   private lastDateText = "";
   private lastDay = 0;
@@ -107,6 +111,7 @@ export class ProcmonCsvParser implements LineParser {
   constructor(file: string, ctx: RunContext) {
     this.file = file;
     this.defaultDay = ctx.date ? (parseProcmonDate(ctx.date) ?? 0) : 0;
+    this.toUtc = ctx.tz === undefined ? null : localToUtcConverter(ctx.tz);
     this.lastAt = { file, line: 1 };
   }
 
@@ -231,7 +236,9 @@ export class ProcmonCsvParser implements LineParser {
       this.mapper.skipped++;
       return;
     }
-    const ts = this.time(f, at, out);
+    const local = this.time(f, at, out);
+    const ts = this.toUtc === null ? local : this.toUtc(local, this.lastUtc);
+    this.lastUtc = ts;
     const rec: ProcmonRecord = {
       ts,
       pid,

@@ -1,5 +1,6 @@
 import type { SaxesTagPlain } from "saxes";
 import type { ProvEvent, RunContext, SourceLocation } from "../../events/event-types.js";
+import { type LocalToUtc, localToUtcConverter } from "../../util/time-zone.js";
 import type { LineParser } from "../source-types.js";
 import { filetimeMicros } from "../windows/filetime.js";
 import {
@@ -34,6 +35,9 @@ export class ProcmonXmlParser implements LineParser {
   private lastTs = 0;
   private lastAt: SourceLocation;
   private readonly defaultDay: number;
+  /** times are local time of the capture machine's zone (`--tz`); null: read as UTC */
+  private readonly toUtc: LocalToUtc | null;
+  private lastUtc: number | undefined;
   events = 0;
 
   constructor(
@@ -41,6 +45,7 @@ export class ProcmonXmlParser implements LineParser {
     ctx: RunContext,
   ) {
     this.defaultDay = ctx.date ? (parseProcmonDate(ctx.date) ?? 0) : 0;
+    this.toUtc = ctx.tz === undefined ? null : localToUtcConverter(ctx.tz);
     this.lastAt = { file, line: 1 };
     this.xml = new XmlElementStream(
       file,
@@ -149,6 +154,10 @@ export class ProcmonXmlParser implements LineParser {
       const day = (f.Date___Time ? parseProcmonDate(f.Date___Time) : null) ?? this.defaultDay;
       ts = day + tod;
       this.lastTs = ts;
+    }
+    if (this.toUtc !== null) {
+      ts = this.toUtc(ts, this.lastUtc);
+      this.lastUtc = ts;
     }
     const rec: ProcmonRecord = {
       ts,

@@ -38,8 +38,10 @@ export function isSyscallRecord(item: JoinerItem): item is SyscallRecord {
 }
 
 export interface JoinerOptions {
-  /** YYYY-MM-DD (UTC) added to -t/-tt timestamps */
+  /** YYYY-MM-DD added to -t/-tt timestamps */
   date?: string;
+  /** the capture machine's zone: -t/-tt timestamps are its local time (default UTC) */
+  tz?: string;
   /** pid of the first process when known (dockit .ini `TopProcessId=`); the log wins if it shows another */
   topPid?: number;
   /** -ff file: every line without a pid belongs to this one */
@@ -162,7 +164,7 @@ export class StraceCallJoiner {
   private readonly raw2 = new RawLine();
 
   constructor(opts: JoinerOptions = {}) {
-    this.state = createLineState(opts.date);
+    this.state = createLineState(opts.date, opts.tz);
     this.ffPid = opts.ffPid;
     this.givenTop = opts.topPid;
     this.maxHold = opts.maxHold ?? 50_000;

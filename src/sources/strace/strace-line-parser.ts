@@ -7,6 +7,8 @@
  * Hot path: no regular expressions, only charCodeAt/indexOf/lastIndexOf and slices.
  */
 
+import { type LocalToUtc, localToUtcConverter } from "../../util/time-zone.js";
+
 /** pid of a line that carries none (first process in stderr style, -ff files, single process) */
 export const NO_PID = -1;
 
@@ -31,10 +33,12 @@ export interface LineStyleState {
   lastTs: number;
   /** true when a date was given for time-of-day clocks */
   hasDate: boolean;
+  /** the capture machine's zone for time-of-day clocks (`--tz`), null: they are UTC */
+  toUtc: LocalToUtc | null;
 }
 
-/** `date` is YYYY-MM-DD (UTC), used for -t/-tt timestamps. */
-export function createLineState(date?: string): LineStyleState {
+/** `date` is YYYY-MM-DD, used for -t/-tt timestamps, which are local time of `tz` (default UTC). */
+export function createLineState(date?: string, tz?: string): LineStyleState {
   let base = 0;
   let hasDate = false;
   if (date !== undefined && date.length >= 10) {
@@ -54,6 +58,7 @@ export function createLineState(date?: string): LineStyleState {
     clock: undefined,
     lastTs: 0,
     hasDate,
+    toUtc: tz === undefined ? null : localToUtcConverter(tz),
   };
 }
 
@@ -584,6 +589,7 @@ export function parseLineInto(line: string, state: LineStyleState, lineNo: numbe
         if (delta > 0) state.lastTodUs = us;
         ts = state.baseDayUs + state.dayOffsetUs + us;
       }
+      if (state.toUtc !== null) ts = state.toUtc(ts, state.lastTs === 0 ? undefined : state.lastTs);
     } else if (clock === "relative") {
       state.relUs += us;
       ts = state.relUs;

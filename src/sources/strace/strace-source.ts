@@ -18,6 +18,7 @@ export class StraceLogParser implements LineParser {
   constructor(private readonly opts: ParserOptions) {
     this.joiner = new StraceCallJoiner({
       date: opts.ctx.date,
+      tz: opts.ctx.tz,
       topPid: opts.topPid,
       ffPid: opts.pid,
       file: opts.file,
