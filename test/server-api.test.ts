@@ -271,6 +271,13 @@ describe("provflow serve: the JSON API", () => {
     expect((await get(server, `/api/runs/${a}/lineage/6?causal=maybe`)).status).toBe(400);
     const p = (await get(server, `/api/runs/${a}/path?from=/src/x.c&to=/src/x.o`)).json();
     expect(p.paths[0].nodes).toEqual([5, 3, 6]);
+    // in time order: x.c reaches rm (forked after the wait) but not gcc's first generation (forked before)
+    const toRm = (await get(server, `/api/runs/${a}/path?from=/src/x.c&to=4&causal=1`)).json();
+    expect(toRm.causal).toBe(true);
+    expect(toRm.paths.map((x: { nodes: number[] }) => x.nodes)).toEqual([[5, 3, 1, 4]]);
+    const plain = (await get(server, `/api/runs/${a}/path?from=/src/x.c&to=2`)).json();
+    expect(plain.paths.map((x: { nodes: number[] }) => x.nodes)).toEqual([[5, 3, 1, 2]]);
+    expect((await get(server, `/api/runs/${a}/path?from=/src/x.c&to=2&causal=1`)).json().paths).toEqual([]);
     expect((await get(server, `/api/runs/${a}/lineage/6?direction=sideways`)).status).toBe(400);
     expect((await get(server, `/api/runs/${a}/path?from=/nowhere&to=6`)).status).toBe(404);
   });

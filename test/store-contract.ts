@@ -892,6 +892,52 @@ export function defineStoreContract(
         expect(cut.edges.map((e) => e.id)).toEqual([1, 2]);
       });
 
+      it("--causal chains: each hop after the content got there", async () => {
+        const run = await store.createRun(newRun("causal"));
+        await store.appendBatch(run, causalGraph());
+        const q = { runId: run, depth: 10 };
+        const chains = (r: { paths: { nodes: number[] }[] }) => r.paths.map((x) => x.nodes);
+        // C (read at 30) never reached B (written at 20); the plain search finds C → P → B
+        expect(chains(await store.paths({ ...q, from: [4], to: [3] }))).toEqual([[4, 1, 3]]);
+        expect(await store.paths({ ...q, from: [4], to: [3], causal: true })).toEqual({
+          paths: [],
+          nodes: [],
+          edges: [],
+          truncated: false,
+        });
+        const cd = await store.paths({ ...q, from: [4], to: [5], causal: true });
+        expect(cd.paths).toEqual([{ nodes: [4, 1, 5], edges: [3, 4] }]);
+        expect(cd.nodes.map((n) => n.id)).toEqual([1, 4, 5]);
+        expect(cd.edges.map((e) => e.id)).toEqual([3, 4]);
+        // F → Q → P (the wait, 25) → D (40); not through H, which P read at 45, after D
+        expect(chains(await store.paths({ ...q, from: [8], to: [5] }))).toEqual([
+          [8, 7, 1, 5],
+          [8, 7, 10, 1, 5],
+        ]);
+        const fd = await store.paths({ ...q, from: [8], to: [5], causal: true });
+        expect(fd.paths).toEqual([{ nodes: [8, 7, 1, 5], edges: [8, 7, 4] }]);
+        expect(fd.truncated).toBe(false);
+        // B was written (20) before the wait (25): nothing of F is in it
+        expect(chains(await store.paths({ ...q, from: [8], to: [3] }))).toEqual([
+          [8, 7, 1, 3],
+          [8, 7, 10, 1, 3],
+        ]);
+        expect((await store.paths({ ...q, from: [8], to: [3], causal: true })).paths).toEqual([]);
+        // A (read at 10) reaches B (20) and D (40) through P; the way back to P through Q would pass
+        // P twice. Two targets, at most one chain: the first by node ids, and the answer says it is cut
+        const ab = await store.paths({ ...q, from: [2], to: [3, 5], causal: true });
+        expect(chains(ab)).toEqual([
+          [2, 1, 3],
+          [2, 1, 5],
+        ]);
+        expect(ab.truncated).toBe(false);
+        const one = await store.paths({ ...q, from: [2], to: [3, 5], causal: true, maxPaths: 1 });
+        expect(chains(one)).toEqual([[2, 1, 3]]);
+        expect(one.truncated).toBe(true);
+        // a depth too short for any chain
+        expect((await store.paths({ ...q, depth: 2, from: [8], to: [5], causal: true })).paths).toEqual([]);
+      });
+
       it("finds nodes by global id, path and pid", async () => {
         const run = await store.createRun(newRun("lineage"));
         await store.appendBatch(run, lineageGraph());

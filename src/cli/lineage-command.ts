@@ -158,6 +158,7 @@ export function registerLineageCommands(program: Command, deps: LineageCommandDe
   )
     .option("--depth <n>", `relations in a chain, at most (1..${MAX_LINEAGE_DEPTH})`, "10")
     .option("--max-paths <n>", `chains at most (1..${MAX_PATHS})`, String(DEFAULT_MAX_PATHS))
+    .option("--causal", "keep time order: each relation of a chain happened after its content got there")
     .argument("<a>", "upstream node: a path, pid:N, a node id or a global id")
     .argument("<b>", "downstream node, likewise")
     .argument("[run]", "run id or name (default: the latest)")
@@ -168,7 +169,8 @@ export function registerLineageCommands(program: Command, deps: LineageCommandDe
       const format = formatOption(o);
       const found = await deps.withStore(o.db, async (store) => {
         const run = await deps.findRunOrLatest(store, runRef);
-        const c = await pathsBetween(store, run, refA, refB, { depth, maxPaths, relations });
+        const causal = Boolean(o.causal);
+        const c = await pathsBetween(store, run, refA, refB, { depth, maxPaths, relations, causal });
         const reversed = c.reversed;
         const redact = Boolean(o.redact);
         const ask: PathAsk = {
@@ -178,6 +180,7 @@ export function registerLineageCommands(program: Command, deps: LineageCommandDe
           maxPaths,
           relations,
           reversed,
+          causal,
         };
         await writeOut(
           formatPaths(run, ask, { ...c.result, nodes: redactAll(c.result.nodes, redact) }, format),

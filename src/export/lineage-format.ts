@@ -40,6 +40,8 @@ export interface PathAsk {
   relations: string[];
   /** the chains run from `to` to `from`: none went the way asked, these go the other way */
   reversed: boolean;
+  /** in time order (--causal) */
+  causal: boolean;
 }
 
 const iso = (us: number | null) => (us === null ? null : isoMicros(us));
@@ -114,7 +116,7 @@ function pathText(run: RunRecord, ask: PathAsk, res: PathResult): string {
     out.push(`nothing of ${oneLine(ask.from.ref)} went into ${oneLine(ask.to.ref)}; the other way:\n`);
   out.push(
     `${plural(res.paths.length, "chain")} from ${startText(up.ref, up.nodes)} to ${startText(down.ref, down.nodes)}, ` +
-      `at most ${plural(ask.depth, "relation")} long${res.truncated ? " (more not shown)" : ""}\n`,
+      `at most ${plural(ask.depth, "relation")} long${ask.causal ? ", in time order" : ""}${res.truncated ? " (more not shown)" : ""}\n`,
   );
   const nodes = new Map(res.nodes.map((n) => [n.id, n]));
   const edges = new Map(res.edges.map((e) => [e.id, e]));
@@ -202,6 +204,7 @@ export function formatPaths(run: RunRecord, ask: PathAsk, res: PathResult, forma
         to: { node: ask.to.ref, ids: ask.to.nodes.map((n) => n.id) },
         depth: ask.depth,
         maxPaths: ask.maxPaths,
+        causal: ask.causal,
         relations: ask.relations,
       },
       // chains go from `upstream` to `downstream` (reversed: from the `to` nodes to the `from` nodes)

@@ -409,9 +409,7 @@ async function lineage(ctx: RouteContext): Promise<void> {
   const depth = intParam(ctx.url, "depth", 0, 1000) ?? 5;
   const limit = intParam(ctx.url, "limit", 1, 100_000) ?? 10_000;
   const relations = relationsParam(ctx.url);
-  const causalText = ctx.url.searchParams.get("causal") ?? "0";
-  if (!["0", "1", "true", "false"].includes(causalText)) throw new HttpError(400, "causal is 0 or 1");
-  const causal = causalText === "1" || causalText === "true";
+  const causal = causalParam(ctx.url);
   const ask = async (d: "ancestors" | "descendants") =>
     (
       await lineageOf(
@@ -449,6 +447,13 @@ async function lineage(ctx: RouteContext): Promise<void> {
 }
 
 /** The chains by which one node went on to affect another, shortest first (`reversed`: only the other way). */
+/** `causal=0|1` (also true/false): keep time order */
+function causalParam(url: URL): boolean {
+  const text = url.searchParams.get("causal") ?? "0";
+  if (!["0", "1", "true", "false"].includes(text)) throw new HttpError(400, "causal is 0 or 1");
+  return text === "1" || text === "true";
+}
+
 async function path(ctx: RouteContext): Promise<void> {
   const run = await runOf(ctx);
   const fromRef = textParam(ctx.url, "from", 4096);
@@ -457,15 +462,16 @@ async function path(ctx: RouteContext): Promise<void> {
   const depth = intParam(ctx.url, "depth", 1, 1000) ?? 10;
   const maxPaths = intParam(ctx.url, "max", 1, 1000) ?? 10;
   const relations = relationsParam(ctx.url);
+  const causal = causalParam(ctx.url);
   const r = await pathsBetween(
     ctx.store,
     run,
     fromRef,
     toRef,
-    { depth, maxPaths, ...(relations ? { relations } : {}) },
+    { depth, maxPaths, causal, ...(relations ? { relations } : {}) },
     null,
   );
-  sendJson(ctx.res, 200, { reversed: r.reversed, ...r.result });
+  sendJson(ctx.res, 200, { reversed: r.reversed, causal, ...r.result });
 }
 
 async function search(ctx: RouteContext): Promise<void> {

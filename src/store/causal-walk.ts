@@ -16,7 +16,8 @@
  * the same node at a smaller or equal depth had a bound at least as loose. Bounds only loosen and
  * come from the relations' times, so the walk ends, and the depth bound ends it anyway.
  */
-import type { WalkParams, WalkRow } from "./lineage-params.js";
+import type { PathParams, WalkParams, WalkRow } from "./lineage-params.js";
+import type { LineagePath } from "./store-types.js";
 
 /** Relations a causal walk may read in all, at the least (a walk's `visits` when larger). */
 export const CAUSAL_ROWS_MIN = 1_000_000;
@@ -102,6 +103,11 @@ export class CausalWalk {
     return { rows, edgeIds, truncated };
   }
 
+  /** Every relation the walk followed (ends in or out of the kept nodes), for `causalChains`. */
+  followedEdges(): CausalStepEdge[] {
+    return [...this.followed.values()];
+  }
+
   private allowed(e: CausalStepEdge, bound: number): boolean {
     if (this.ancestors) return e.ts === null || e.ts <= bound;
     const last = e.tsEnd ?? e.ts;
@@ -119,4 +125,105 @@ export class CausalWalk {
   private looser(a: number, than: number): boolean {
     return this.ancestors ? a > than : a < than;
   }
+}
+
+/** The two time-ordered walks of a path search, turned into walk parameters. */
+export function causalPathWalks(p: PathParams): { down: WalkParams; up: WalkParams } {
+  const common = {
+    runId: p.runId,
+    depth: p.depth,
+    limit: p.visits,
+    visits: p.visits,
+    relations: p.relations,
+    causal: true,
+  };
+  return {
+    down: { ...common, start: p.from, ancestors: false },
+    up: { ...common, start: p.to, ancestors: true },
+  };
+}
+
+/**
+ * Chains in time order from `from` to `to` (`provflow path --causal`): the descendants walk from
+ * `from` gives the relations that can carry its content and how far each node is from it; the
+ * ancestors walk from `to` how far each node is from `to`. A chain goes through nodes of both
+ * walks that fit in the depth, along the descendants walk's relations, and carries its own time:
+ * each hop must end at or after the time the content reached the hop's upstream node (a chain
+ * through a process that wrote before it read is not one). Several relations between two nodes are
+ * one hop, with those that are in time. Shortest first, then by node ids; at most `budget` partial
+ * chains are built.
+ */
+export function causalChains(
+  p: PathParams,
+  down: { rows: WalkRow[]; edges: CausalStepEdge[]; truncated: boolean },
+  up: { rows: WalkRow[]; truncated: boolean },
+): { chains: LineagePath[]; truncated: boolean } {
+  const fromDepth = new Map(down.rows.map((r) => [r.id, r.depth]));
+  const togo = new Map<number, number>();
+  for (const r of up.rows) {
+    const d = fromDepth.get(r.id);
+    if (d !== undefined && d + r.depth <= p.depth) togo.set(r.id, r.depth);
+  }
+  // hops downstream: near (the upstream node) → far, each with its relations
+  const hops = new Map<number, Map<number, CausalStepEdge[]>>();
+  for (const e of down.edges) {
+    if (!togo.has(e.near) || !togo.has(e.far) || e.near === e.far) continue;
+    let m = hops.get(e.near);
+    if (m === undefined) {
+      m = new Map();
+      hops.set(e.near, m);
+    }
+    const list = m.get(e.far);
+    if (list === undefined) m.set(e.far, [e]);
+    else list.push(e);
+  }
+  const targets = new Set(p.to);
+  interface Partial {
+    nodes: number[];
+    edges: number[];
+    bound: number;
+  }
+  const done: Partial[] = [];
+  let level: Partial[] = [];
+  for (const id of p.from) {
+    if (!togo.has(id)) continue;
+    const c = { nodes: [id], edges: [], bound: Number.NEGATIVE_INFINITY };
+    if (targets.has(id)) done.push(c);
+    else level.push(c);
+  }
+  let built = level.length + done.length;
+  let cut = false;
+  for (let len = 0; level.length > 0 && len < p.depth && !cut && done.length <= p.maxPaths; len++) {
+    const next: Partial[] = [];
+    for (const ch of level) {
+      const last = ch.nodes[ch.nodes.length - 1]!;
+      for (const [m, es] of hops.get(last) ?? []) {
+        if (len + 1 + togo.get(m)! > p.depth || ch.nodes.includes(m)) continue;
+        const ids: number[] = [];
+        let bound = Number.POSITIVE_INFINITY;
+        for (const e of es) {
+          const lastTs = e.tsEnd ?? e.ts;
+          if (lastTs !== null && lastTs < ch.bound) continue;
+          ids.push(e.id);
+          bound = Math.min(bound, e.ts === null ? ch.bound : Math.max(ch.bound, e.ts));
+        }
+        if (ids.length === 0) continue;
+        if (++built > p.budget) {
+          cut = true;
+          break;
+        }
+        const c = { nodes: [...ch.nodes, m], edges: [...ch.edges, ...ids.sort((a, b) => a - b)], bound };
+        if (targets.has(m)) done.push(c);
+        else next.push(c);
+      }
+      if (cut) break;
+    }
+    level = next;
+  }
+  const key = (c: Partial) => c.nodes.join(",");
+  done.sort((a, b) => a.nodes.length - b.nodes.length || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return {
+    chains: done.slice(0, p.maxPaths).map((c) => ({ nodes: c.nodes, edges: c.edges })),
+    truncated: cut || done.length > p.maxPaths || down.truncated || up.truncated,
+  };
 }

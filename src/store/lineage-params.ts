@@ -87,6 +87,8 @@ export interface PathParams {
   /** partial chains the enumeration may build */
   budget: number;
   relations: RelationType[];
+  /** chains in time order (src/store/causal-walk.ts) */
+  causal: boolean;
 }
 
 function checkIds(ids: readonly number[], what: string): number[] {
@@ -135,6 +137,7 @@ export function pathParams(q: PathQuery): PathParams {
     visits: PATH_WALK_VISITS,
     budget: Math.max(PATH_BUDGET_MIN, maxPaths * PATH_BUDGET_PER_PATH),
     relations: checkRelations(q.relations),
+    causal: q.causal === true,
   };
 }
 

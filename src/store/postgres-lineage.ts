@@ -8,7 +8,7 @@
  */
 import type pg from "pg";
 import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
-import { type CausalStepEdge, CausalWalk } from "./causal-walk.js";
+import { type CausalStepEdge, CausalWalk, causalChains, causalPathWalks } from "./causal-walk.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import {
   assemblePaths,
@@ -125,58 +125,83 @@ export function postgresLineage(c: pg.Client, p: WalkParams): Promise<LineageRes
   });
 }
 
-/** The time-respecting ancestors or descendants (src/store/causal-walk.ts), one query per level. */
-export function postgresCausalLineage(c: pg.Client, p: WalkParams): Promise<LineageResult> {
+/** Runs a time-ordered walk (src/store/causal-walk.ts) from the start nodes that exist, one query per level. */
+async function causalWalk(c: pg.Client, p: WalkParams): Promise<CausalWalk | null> {
   const [a, b] = p.ancestors ? ["src", "dst"] : ["dst", "src"];
-  const num = (v: string | number | null) => (v === null ? null : Number(v));
-  return readOnly(c, async (): Promise<LineageResult> => {
-    const existing = new Set((await readNodes(c, p.runId, p.start)).map((n) => n.id));
-    const start = p.start.filter((id) => existing.has(id));
-    if (start.length === 0) return { nodes: [], edges: [], truncated: false };
-    const w = new CausalWalk({ ...p, start });
-    for (let f = w.frontier(); f.length > 0; f = w.frontier()) {
-      const res = await c.query<{
-        id: string;
-        near: string;
-        far: string;
-        ts: string | null;
-        ts_end: string | null;
-      }>(
-        `SELECT e.id, e.${a} AS near, e.${b} AS far, e.ts, e.ts_end
-         FROM unnest($2::bigint[]) i(id) JOIN edges e ON e.run_id = $1 AND e.${a} = i.id
-         WHERE e.type = ANY($3::text[])`,
-        [p.runId, f, p.relations],
-      );
-      w.take(
-        res.rows.map(
-          (r): CausalStepEdge => ({
-            id: Number(r.id),
-            near: Number(r.near),
-            far: Number(r.far),
-            ts: num(r.ts),
-            tsEnd: num(r.ts_end),
-          }),
-        ),
-      );
-    }
-    const r = w.result();
-    const nodes = lineageNodes(
-      r.rows,
-      await readNodes(
-        c,
-        p.runId,
-        r.rows.map((x) => x.id),
+  const num = (v: string | null) => (v === null ? null : Number(v));
+  const existing = new Set((await readNodes(c, p.runId, p.start)).map((n) => n.id));
+  const start = p.start.filter((id) => existing.has(id));
+  if (start.length === 0) return null;
+  const w = new CausalWalk({ ...p, start });
+  for (let f = w.frontier(); f.length > 0; f = w.frontier()) {
+    const res = await c.query<{
+      id: string;
+      near: string;
+      far: string;
+      ts: string | null;
+      ts_end: string | null;
+    }>(
+      `SELECT e.id, e.${a} AS near, e.${b} AS far, e.ts, e.ts_end
+       FROM unnest($2::bigint[]) i(id) JOIN edges e ON e.run_id = $1 AND e.${a} = i.id
+       WHERE e.type = ANY($3::text[])`,
+      [p.runId, f, p.relations],
+    );
+    w.take(
+      res.rows.map(
+        (r): CausalStepEdge => ({
+          id: Number(r.id),
+          near: Number(r.near),
+          far: Number(r.far),
+          ts: num(r.ts),
+          tsEnd: num(r.ts_end),
+        }),
       ),
     );
-    let edges: GraphEdge[] = [];
-    if (r.edgeIds.length > 0) {
-      const res = await c.query<EdgeRow>(
-        `SELECT ${EDGE_COLUMNS} FROM edges e WHERE e.run_id = $1 AND e.id IN (SELECT unnest($2::bigint[])) ORDER BY e.id`,
-        [p.runId, r.edgeIds],
-      );
-      edges = res.rows.map(edgeFromRow);
-    }
-    return { nodes, edges, truncated: r.truncated };
+  }
+  return w;
+}
+
+async function readEdgesById(c: pg.Client, runId: number, ids: number[]): Promise<GraphEdge[]> {
+  if (ids.length === 0) return [];
+  const res = await c.query<EdgeRow>(
+    `SELECT ${EDGE_COLUMNS} FROM edges e WHERE e.run_id = $1 AND e.id IN (SELECT unnest($2::bigint[])) ORDER BY e.id`,
+    [runId, ids],
+  );
+  return res.rows.map(edgeFromRow);
+}
+
+/** The time-ordered ancestors or descendants, in one read-only transaction. */
+export function postgresCausalLineage(c: pg.Client, p: WalkParams): Promise<LineageResult> {
+  return readOnly(c, async (): Promise<LineageResult> => {
+    const w = await causalWalk(c, p);
+    if (w === null) return { nodes: [], edges: [], truncated: false };
+    const r = w.result();
+    const ids = r.rows.map((x) => x.id);
+    const nodes = lineageNodes(r.rows, await readNodes(c, p.runId, ids));
+    return { nodes, edges: await readEdgesById(c, p.runId, r.edgeIds), truncated: r.truncated };
+  });
+}
+
+/** Chains in time order (causalChains): two time-ordered walks, then the chains in memory. */
+export function postgresCausalPaths(c: pg.Client, p: PathParams): Promise<PathResult> {
+  return readOnly(c, async (): Promise<PathResult> => {
+    const walks = causalPathWalks(p);
+    const down = await causalWalk(c, walks.down);
+    const up = await causalWalk(c, walks.up);
+    if (down === null || up === null) return { paths: [], nodes: [], edges: [], truncated: false };
+    const { chains, truncated } = causalChains(
+      p,
+      { ...down.result(), edges: down.followedEdges() },
+      up.result(),
+    );
+    const ids = [...new Set(chains.flatMap((ch) => ch.nodes))];
+    const edgeIds = [...new Set(chains.flatMap((ch) => ch.edges))].sort((x, y) => x - y);
+    return {
+      paths: chains,
+      nodes: (await readNodes(c, p.runId, ids)).sort((x, y) => x.id - y.id),
+      edges: await readEdgesById(c, p.runId, edgeIds),
+      truncated,
+    };
   });
 }
 

@@ -9,7 +9,12 @@ import { type PathParams, pathParams, type WalkParams, walkParams } from "./line
 import { MACHINE_RUN_SOURCE } from "./machine-rows.js";
 import { ChangeWatermark, pgChanges, pgEdgeClauses, pgNodeClauses } from "./postgres-changes.js";
 import { pgEdgeEnds, pgNodeColumns } from "./postgres-graph-columns.js";
-import { postgresCausalLineage, postgresLineage, postgresPaths } from "./postgres-lineage.js";
+import {
+  postgresCausalLineage,
+  postgresCausalPaths,
+  postgresLineage,
+  postgresPaths,
+} from "./postgres-lineage.js";
 import {
   compactCountsSql,
   type KeyedEncoders,
@@ -1213,7 +1218,7 @@ export class PostgresStore implements GraphStore {
       throw this.fail(`cannot read the chains between nodes of run ${q.runId}`, err);
     }
     return this.exclusive(`cannot read the chains between nodes of run ${q.runId}`, (c) =>
-      postgresPaths(c, p),
+      p.causal ? postgresCausalPaths(c, p) : postgresPaths(c, p),
     );
   }
 

@@ -9,7 +9,7 @@
  */
 import type Database from "better-sqlite3";
 import type { GraphEdge, GraphNode } from "../graph/prov-types.js";
-import { type CausalStepEdge, CausalWalk } from "./causal-walk.js";
+import { type CausalStepEdge, CausalWalk, causalChains, causalPathWalks } from "./causal-walk.js";
 import { type EdgeRow, edgeFromRow, type NodeRow, nodeFromRow } from "./graph-rows.js";
 import {
   assemblePaths,
@@ -152,8 +152,8 @@ function readEdgesById(db: Db, runId: number, ids: number[]): GraphEdge[] {
   return rows.map(edgeFromRow);
 }
 
-/** The time-respecting ancestors or descendants (src/store/causal-walk.ts), one query per level, in one read transaction. */
-export function sqliteCausalLineage(db: Db, p: WalkParams): LineageResult {
+/** Runs a time-ordered walk (src/store/causal-walk.ts) from the start nodes that exist, one query per level. */
+function causalWalk(db: Db, p: WalkParams): CausalWalk | null {
   const [a, b] = p.ancestors ? ["src", "dst"] : ["dst", "src"];
   const step = prepared(
     db,
@@ -161,14 +161,21 @@ export function sqliteCausalLineage(db: Db, p: WalkParams): LineageResult {
      FROM json_each(?) i CROSS JOIN edges e INDEXED BY edges_${a} ON e.run_id = ? AND e.${a} = i.value
      WHERE e.type IN (SELECT value FROM json_each(?))`,
   );
+  const existing = new Set(readNodes(db, p.runId, p.start).map((n) => n.id));
+  const start = p.start.filter((id) => existing.has(id));
+  if (start.length === 0) return null;
+  const w = new CausalWalk({ ...p, start });
+  const rel = JSON.stringify(p.relations);
+  for (let f = w.frontier(); f.length > 0; f = w.frontier())
+    w.take(step.all(JSON.stringify(f), p.runId, rel) as CausalStepEdge[]);
+  return w;
+}
+
+/** The time-ordered ancestors or descendants, in one read transaction. */
+export function sqliteCausalLineage(db: Db, p: WalkParams): LineageResult {
   return db.transaction((): LineageResult => {
-    const existing = new Set(readNodes(db, p.runId, p.start).map((n) => n.id));
-    const start = p.start.filter((id) => existing.has(id));
-    if (start.length === 0) return { nodes: [], edges: [], truncated: false };
-    const w = new CausalWalk({ ...p, start });
-    const rel = JSON.stringify(p.relations);
-    for (let f = w.frontier(); f.length > 0; f = w.frontier())
-      w.take(step.all(JSON.stringify(f), p.runId, rel) as CausalStepEdge[]);
+    const w = causalWalk(db, p);
+    if (w === null) return { nodes: [], edges: [], truncated: false };
     const r = w.result();
     const nodes = lineageNodes(
       r.rows,
@@ -179,6 +186,32 @@ export function sqliteCausalLineage(db: Db, p: WalkParams): LineageResult {
       ),
     );
     return { nodes, edges: readEdgesById(db, p.runId, r.edgeIds), truncated: r.truncated };
+  })();
+}
+
+/** Chains in time order (causalChains): two time-ordered walks, then the chains in memory, in one read transaction. */
+export function sqliteCausalPaths(db: Db, p: PathParams): PathResult {
+  return db.transaction((): PathResult => {
+    const walks = causalPathWalks(p);
+    const down = causalWalk(db, walks.down);
+    const up = causalWalk(db, walks.up);
+    if (down === null || up === null) return { paths: [], nodes: [], edges: [], truncated: false };
+    const { chains, truncated } = causalChains(
+      p,
+      { ...down.result(), edges: down.followedEdges() },
+      up.result(),
+    );
+    const ids = [...new Set(chains.flatMap((c) => c.nodes))];
+    return {
+      paths: chains,
+      nodes: readNodes(db, p.runId, ids).sort((a, b) => a.id - b.id),
+      edges: readEdgesById(
+        db,
+        p.runId,
+        [...new Set(chains.flatMap((c) => c.edges))].sort((a, b) => a - b),
+      ),
+      truncated,
+    };
   })();
 }
 

@@ -19,7 +19,7 @@ import {
 } from "./packed-batch.js";
 import { sqliteChanges, sqliteEdgeClauses, sqliteNodeClauses } from "./sqlite-changes.js";
 import { sqliteEdgeEnds, sqliteNodeColumns } from "./sqlite-graph-columns.js";
-import { sqliteCausalLineage, sqliteLineage, sqlitePaths } from "./sqlite-lineage.js";
+import { sqliteCausalLineage, sqliteCausalPaths, sqliteLineage, sqlitePaths } from "./sqlite-lineage.js";
 import { SqliteMachines } from "./sqlite-machines.js";
 import { APP_TAG, migrations, SCHEMA_VERSION } from "./sqlite-schema.js";
 import {
@@ -776,7 +776,8 @@ export class SqliteStore implements GraphStore {
 
   async paths(q: PathQuery): Promise<PathResult> {
     try {
-      return sqlitePaths(this.db, pathParams(q));
+      const p = pathParams(q);
+      return p.causal ? sqliteCausalPaths(this.db, p) : sqlitePaths(this.db, p);
     } catch (err) {
       throw this.fail(`cannot read the chains between nodes of run ${q.runId}`, err);
     }

@@ -263,6 +263,8 @@ export interface PathQuery {
   /** chains returned at most (default 10), shortest first */
   maxPaths?: number;
   relations?: RelationType[];
+  /** chains in time order: each hop at or after the time the content got to its start (default false) */
+  causal?: boolean;
 }
 
 /** One chain: its node ids from upstream to downstream, and every followed relation between consecutive nodes. */

@@ -254,6 +254,21 @@ describe.runIf(hasStrace && hasNetworkx)("provflow lineage and path on real runs
         const r = runCli(["lineage", "--db", store(), "f", "order", "--causal"], { cwd: work });
         expect(r.status, r.stderr).toBe(0);
         expect(r.stdout).toContain("in time order");
+        // path: g → sh → f without time order; in time order no chain either way (exit 1)
+        const path = (...args: string[]) =>
+          runCli(["path", "--db", store(), "--json", ...args], { cwd: work });
+        const plain = path("g", "f", "order");
+        expect(plain.status, plain.stderr).toBe(0);
+        expect((JSON.parse(plain.stdout) as PathJson).paths).toHaveLength(1);
+        const none = path("g", "f", "order", "--causal");
+        expect(none.status, none.stderr).toBe(1);
+        expect((JSON.parse(none.stdout) as PathJson).paths).toEqual([]);
+        const ef = path("e", "f", "order", "--causal");
+        expect(ef.status, ef.stderr).toBe(0);
+        const j = JSON.parse(ef.stdout) as PathJson & { query: { causal: boolean } };
+        expect(j.query.causal).toBe(true);
+        // f is a copy of e (sh read e, then wrote f): e → f, then e → sh → f
+        expect(j.paths.map((x) => x.nodes.length)).toEqual([2, 3]);
       });
 
       it("txt: a header with what was asked, one row per node with how it was reached", () => {
