@@ -49,6 +49,18 @@ function ingest(db: string, name: string, file: string, ...opts: string[]) {
   expect(r.status, r.stderr).toBe(0);
 }
 
+/** a run's record (times in µs) by its name */
+function runNamed(db: string, name: string): { name: string; start: number; end: number } {
+  const runs = JSON.parse(runCli(["runs", "--db", db, "--json"]).stdout) as {
+    name: string;
+    start: number;
+    end: number;
+  }[];
+  const run = runs.find((r) => r.name === name);
+  if (run === undefined) throw new Error(`no run named ${name}`);
+  return run;
+}
+
 function calls(db: string, name: string): string {
   const r = runCli(["calls", "--db", db, "--json", name]);
   expect(r.status, r.stderr).toBe(0);
@@ -110,13 +122,8 @@ describe.runIf(hasZoneinfo)("ingest --tz", () => {
     const csv = join(CORPUS, "windows/procmon-parser/sample-Tests64bitUTC-selected-ops.csv");
     ingest(db, "procmon-local", csv);
     ingest(db, "procmon-ny", csv, "--tz", "America/New_York");
-    const runs = JSON.parse(runCli(["runs", "--db", db, "--json"]).stdout) as {
-      name: string;
-      start: number;
-      end: number;
-    }[];
-    const local = runs.find((r) => r.name === "procmon-local")!;
-    const ny = runs.find((r) => r.name === "procmon-ny")!;
+    const local = runNamed(db, "procmon-local");
+    const ny = runNamed(db, "procmon-ny");
     // the times read as UTC are New York's wall clock: zoneinfo says when that was
     const r = spawnSync(
       "python3",
@@ -140,12 +147,8 @@ describe.runIf(hasZoneinfo)("ingest --tz", () => {
     const xml = join(CORPUS, "windows/spade-procmon/Logfile.XML.gz");
     ingest(db, "xml-local", xml);
     ingest(db, "xml-berlin", xml, "--tz", "Europe/Berlin");
-    const runs = JSON.parse(runCli(["runs", "--db", db, "--json"]).stdout) as {
-      name: string;
-      start: number;
-    }[];
-    const local = runs.find((r) => r.name === "xml-local")!;
-    const berlin = runs.find((r) => r.name === "xml-berlin")!;
+    const local = runNamed(db, "xml-local");
+    const berlin = runNamed(db, "xml-berlin");
     const shift = local.start - berlin.start;
     expect([3600_000_000, 7200_000_000]).toContain(shift);
     const stamps = (name: string) =>
